@@ -1,0 +1,18 @@
+"""Generated protobuf and gRPC code, exactly as protoc writes it (never edited by hand).
+
+protoc's Python output imports its siblings by proto path (``xtenant.pdp.v1``), so this folder
+is put on the import path instead of rewriting those imports (protobuf#1491). Regenerate with
+``python scripts/gen_proto.py``; ``tests/test_generated_code.py`` proves the files match proto/.
+"""
+
+import sys
+from pathlib import Path
+
+_GENERATED_ROOT = str(Path(__file__).resolve().parent)
+if _GENERATED_ROOT not in sys.path:
+    sys.path.append(_GENERATED_ROOT)
+
+from xtenant.pdp.snapshot.v1 import snapshot_pb2  # noqa: E402
+from xtenant.pdp.v1 import pdp_pb2, pdp_pb2_grpc  # noqa: E402
+
+__all__ = ["pdp_pb2", "pdp_pb2_grpc", "snapshot_pb2"]

@@ -1,0 +1,248 @@
+"""The one bridge between ``xtenant.pdp.v1`` messages and the evaluator's typed questions.
+
+On the hot path of every API call: validation is a few dict look-ups for ids seen before
+(a bounded memo of normalised GUIDs), enum checks are set membership, and the response is
+one protobuf constructor call. A malformed question raises QueryError naming the JSON path
+of the field (``access.groupIds[2]``); ``check`` turns that into an error response.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from google.protobuf import json_format
+
+from xtenant_pdp.api import pdp_pb2
+from xtenant_pdp.decision import (
+    AccessQuery,
+    AutomaticRedemptionQuery,
+    Claim,
+    Cloud,
+    CollaborationQuery,
+    Decision,
+    Direction,
+    Feature,
+    IdentitySyncQuery,
+    Query,
+    Reason,
+    RedemptionScenario,
+    Result,
+    Source,
+    TenantRestrictionsQuery,
+    TrustQuery,
+)
+from xtenant_pdp.errors import QueryError
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_GUID_MEMO: dict[str, str] = {}
+_GUID_MEMO_LIMIT = 1 << 16
+_MAX_GROUP_IDS = 2048
+
+_DIRECTIONS = {int(d): d for d in Direction}
+_FEATURES = {int(f): f for f in Feature}
+_CLAIMS = {int(c): c for c in Claim}
+_SCENARIOS = {int(s): s for s in RedemptionScenario}
+
+
+def _guid(value: str, field: str) -> str:
+    """A lower-case GUID (D4), or QueryError naming the field."""
+    normalised = _GUID_MEMO.get(value)
+    if normalised is not None:
+        return normalised
+    if not value:
+        raise QueryError(field, "is required")
+    if _GUID.fullmatch(value) is None:
+        raise QueryError(field, f"`{value[:64]}` is not a GUID")
+    if len(_GUID_MEMO) >= _GUID_MEMO_LIMIT:
+        _GUID_MEMO.clear()
+    normalised = _GUID_MEMO[value] = value.lower()
+    return normalised
+
+
+def _groups(values: Sequence[str], field: str) -> tuple[str, ...]:
+    if not values:
+        return ()
+    if len(values) > _MAX_GROUP_IDS:
+        raise QueryError(field, f"at most {_MAX_GROUP_IDS} group ids are accepted, got {len(values)}")
+    return tuple([_guid(v, f"{field}[{i}]") for i, v in enumerate(values)])
+
+
+def _enum(value: int, members: dict[int, Any], field: str) -> Any:
+    member = members.get(value)
+    if member is None:
+        raise QueryError(field, "is required" if value == 0 else f"unknown enum value {value}")
+    return member
+
+
+def _two_tenants(a: str, b: str, field: str) -> None:
+    if a == b:
+        raise QueryError(field, "must name a different tenant")
+
+
+def _access(m: pdp_pb2.AccessQuestion) -> AccessQuery:
+    cloud = None
+    if m.external_cloud:
+        cloud = Cloud.from_endpoint(m.external_cloud)
+        if cloud is None:
+            raise QueryError(
+                "access.externalCloud",
+                f"unknown cloud `{m.external_cloud[:64]}`; expected microsoftonline.com, "
+                "microsoftonline.us or partner.microsoftonline.cn",
+            )
+    return AccessQuery(
+        _guid(m.tenant_id, "access.tenantId"),
+        _guid(m.external_tenant_id, "access.externalTenantId"),
+        cloud,
+        _enum(m.direction, _DIRECTIONS, "access.direction"),
+        _enum(m.feature, _FEATURES, "access.feature"),
+        _guid(m.user_id, "access.userId"),
+        _groups(m.group_ids, "access.groupIds"),
+        _guid(m.application_id, "access.applicationId"),
+    )
+
+
+def _collaboration(m: pdp_pb2.CollaborationQuestion) -> CollaborationQuery:
+    return CollaborationQuery(
+        _guid(m.home_tenant_id, "collaboration.homeTenantId"),
+        _guid(m.resource_tenant_id, "collaboration.resourceTenantId"),
+        _enum(m.feature, _FEATURES, "collaboration.feature"),
+        _guid(m.user_id, "collaboration.userId"),
+        _groups(m.group_ids, "collaboration.groupIds"),
+        _guid(m.application_id, "collaboration.applicationId"),
+    )
+
+
+def _claims(values: Sequence[int], field: str) -> frozenset[Claim]:
+    return frozenset(_enum(v, _CLAIMS, f"{field}[{i}]") for i, v in enumerate(values))
+
+
+def _trust(m: pdp_pb2.TrustQuestion) -> TrustQuery:
+    tenant = _guid(m.tenant_id, "trust.tenantId")
+    external = _guid(m.external_tenant_id, "trust.externalTenantId")
+    _two_tenants(tenant, external, "trust.externalTenantId")
+    return TrustQuery(
+        tenant,
+        external,
+        _enum(m.feature, _FEATURES, "trust.feature"),
+        _claims(m.required, "trust.required"),
+        _claims(m.presented, "trust.presented"),
+    )
+
+
+def _automatic_redemption(m: pdp_pb2.AutomaticRedemptionQuestion) -> AutomaticRedemptionQuery:
+    home = _guid(m.home_tenant_id, "automaticRedemption.homeTenantId")
+    resource = _guid(m.resource_tenant_id, "automaticRedemption.resourceTenantId")
+    _two_tenants(home, resource, "automaticRedemption.resourceTenantId")
+    scenario = RedemptionScenario.B2B_COLLABORATION
+    if m.scenario:
+        scenario = _enum(m.scenario, _SCENARIOS, "automaticRedemption.scenario")
+    return AutomaticRedemptionQuery(home, resource, scenario)
+
+
+def _identity_sync(m: pdp_pb2.IdentitySyncQuestion) -> IdentitySyncQuery:
+    source = _guid(m.source_tenant_id, "identitySync.sourceTenantId")
+    target = _guid(m.target_tenant_id, "identitySync.targetTenantId")
+    _two_tenants(source, target, "identitySync.targetTenantId")
+    return IdentitySyncQuery(source, target)
+
+
+def _tenant_restrictions(m: pdp_pb2.TenantRestrictionsQuestion) -> TenantRestrictionsQuery:
+    return TenantRestrictionsQuery(
+        _guid(m.tenant_id, "tenantRestrictions.tenantId"),
+        _guid(m.external_tenant_id, "tenantRestrictions.externalTenantId"),
+        _guid(m.user_id, "tenantRestrictions.userId"),
+        _groups(m.group_ids, "tenantRestrictions.groupIds"),
+        _guid(m.application_id, "tenantRestrictions.applicationId"),
+    )
+
+
+_QUESTIONS: dict[str, Callable[[Any], Query]] = {
+    "access": _access,
+    "collaboration": _collaboration,
+    "trust": _trust,
+    "automatic_redemption": _automatic_redemption,
+    "identity_sync": _identity_sync,
+    "tenant_restrictions": _tenant_restrictions,
+}
+
+QUESTION_KINDS = tuple(_QUESTIONS)
+
+
+def query_from_proto(request: pdp_pb2.CheckRequest) -> Query:
+    """A typed, validated question. Raises QueryError naming the offending field."""
+    kind = request.WhichOneof("question")
+    if kind is None:
+        raise QueryError("question", "is required: set one of " + ", ".join(_json_name(k) for k in _QUESTIONS))
+    return _QUESTIONS[kind](getattr(request, kind))
+
+
+def _json_name(kind: str) -> str:
+    head, *rest = kind.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def response_from_result(result: Result, snapshot_id: str) -> pdp_pb2.CheckResponse:
+    response = pdp_pb2.CheckResponse(
+        decision=result.decision,
+        reason=result.reason,
+        source=result.source,
+        snapshot_id=snapshot_id,
+        policy_tenant_id=result.policy_tenant_id,
+    )
+    if result.trust is not None:
+        t = result.trust
+        response.trust.mfa_accepted = t.mfa_accepted
+        response.trust.compliant_device_accepted = t.compliant_device_accepted
+        response.trust.hybrid_joined_device_accepted = t.hybrid_joined_device_accepted
+        response.trust.outcome = t.outcome
+    if result.redemption is not None:
+        r = result.redemption
+        response.redemption.consent_prompt_suppressed = r.consent_prompt_suppressed
+        response.redemption.invitation_email = r.invitation_email
+        response.redemption.notification_email = r.notification_email
+        response.redemption.scenario = r.scenario
+    return response
+
+
+def error_response(
+    error: QueryError,
+    snapshot_id: str,
+    code: int = pdp_pb2.ERROR_CODE_INVALID_ARGUMENT,
+    reason: Reason = Reason.INVALID_REQUEST,
+) -> pdp_pb2.CheckResponse:
+    """Fail closed: an unanswerable question is a DENY with the error attached."""
+    return pdp_pb2.CheckResponse(
+        decision=Decision.DENY,
+        reason=reason,
+        source=Source.REQUEST,
+        snapshot_id=snapshot_id,
+        error=pdp_pb2.Error(code=code, field=error.field, message=error.message),
+    )
+
+
+_JSON_PATH_RE = re.compile(r" at CheckRequest\.([\w\[\]]+(?:\.[\w\[\]]+)*)\.?$")
+
+
+def request_from_json(text: str | bytes | dict[str, Any]) -> pdp_pb2.CheckRequest:
+    """The CLI line format: proto3 JSON of CheckRequest. Raises QueryError."""
+    request = pdp_pb2.CheckRequest()
+    try:
+        if isinstance(text, dict):
+            json_format.ParseDict(text, request)
+        else:
+            json_format.Parse(text, request)
+    except json_format.ParseError as exc:
+        message = str(exc)
+        match = _JSON_PATH_RE.search(message)
+        field = match.group(1) if match else "$"
+        raise QueryError(field, message[:300].rstrip(".")) from None
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise QueryError("$", f"not a JSON object: {str(exc)[:200]}") from None
+    return request
+
+
+def response_to_dict(response: pdp_pb2.CheckResponse) -> dict[str, Any]:
+    return json_format.MessageToDict(response)

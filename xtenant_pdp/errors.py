@@ -1,0 +1,116 @@
+"""Every exception xtenant-pdp raises, and the compile issue record.
+
+Exception tree::
+
+    XtenantPdpError
+    ├── CompileErrors      a policy source failed to compile; carries every CompileIssue at once
+    ├── SnapshotLoadError  a snapshot file is unreadable, corrupt, truncated or of another version
+    └── QueryError         a question is malformed; names the request field (INVALID_ARGUMENT)
+
+Messages are lowercase, carry no trailing period and put user input in backticks.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+#: Stop collecting after this many issues, like OPA's default error limit.
+MAX_ISSUES = 200
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class IssueCode(enum.Enum):
+    """Stable codes of compile issues; the value is what reports and JSON show."""
+
+    # Reading and shape (parser).
+    UNREADABLE_FILE = "E001"
+    INVALID_JSON = "E002"
+    WRONG_TYPE = "E003"
+    MISSING_FIELD = "E004"
+    UNKNOWN_VALUE = "E005"
+    INVALID_GUID = "E006"
+    DUPLICATE_PARTNER = "E007"
+    DUPLICATE_TENANT = "E008"
+    INVALID_TARGET = "E009"
+    TARGET_TYPE_MISMATCH = "E010"
+    MISMATCHED_TENANT_ID = "E011"
+    UNKNOWN_PROPERTY = "I001"
+    # Validation findings (graph-model.md 2.3 and D7): warnings unless --strict.
+    C1_BLOCKED_USERS_NEED_BLOCKED_APPS = "C1a"
+    C1_BLOCKED_APPS_NEED_BLOCKED_USERS = "C1b"
+    C1_ALLOWED_USERS_NEED_AN_APP = "C1c"
+    C2_DEFAULT_INBOUND_TARGETS_ALL_USERS = "C2"
+    C3_DEFAULT_CONSENT_READ_ONLY = "C3"
+    C4_MSA_TENANT_RESTRICTIONS_APPS_ONLY = "C4"
+    C5_ORPHAN_IDENTITY_SYNC = "C5"
+    D7_OME_APP_BLOCKED = "D7-OME"
+    D7_P1_LICENSE_REQUIRED = "D7-P1"
+    D7_MFA_TRUST_REGISTRATION_POLICY = "D7-MFA"
+    CLOUD_ENDPOINT_UNSUPPORTED = "W001"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class CompileIssue:
+    """One problem in a policy source, located by file and JSON path."""
+
+    file: str
+    path: str
+    message: str
+    code: IssueCode = IssueCode.WRONG_TYPE
+    severity: Severity = Severity.ERROR
+    hint: str = ""
+
+    def __str__(self) -> str:
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{self.file}: {self.path}: {self.message}{hint} [{self.code.value}]"
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "file": self.file,
+            "path": self.path,
+            "code": self.code.value,
+            "severity": self.severity.value,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+def sort_issues(issues: Iterable[CompileIssue]) -> list[CompileIssue]:
+    """Deduplicate and sort by file, then JSON path, then message."""
+    return sorted(set(issues), key=lambda i: (i.file, i.path, i.message, i.code.value))
+
+
+class XtenantPdpError(Exception):
+    """Base of every error xtenant-pdp raises on purpose."""
+
+
+class CompileErrors(XtenantPdpError):
+    """A policy source did not compile. ``issues`` holds every problem found, sorted."""
+
+    def __init__(self, issues: Iterable[CompileIssue]) -> None:
+        self.issues = sort_issues(issues)
+        count = len(self.issues)
+        super().__init__(f"{count} error{'s' if count != 1 else ''} in policy source")
+
+    def __str__(self) -> str:
+        return "\n".join([self.args[0], *(str(i) for i in self.issues)])
+
+
+class SnapshotLoadError(XtenantPdpError):
+    """A snapshot file cannot be used; the previous snapshot (if any) stays active."""
+
+
+class QueryError(XtenantPdpError):
+    """A question is malformed. ``field`` is the JSON path of the offending request field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")

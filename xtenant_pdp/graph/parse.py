@@ -1,0 +1,499 @@
+"""PARSE stage: Graph JSON bodies and a policy directory -> :mod:`xtenant_pdp.graph.model`.
+
+Reads the verbatim bodies of GET /policies/crossTenantAccessPolicy, .../default and
+.../partners?$expand=identitySynchronization. Shape problems become CompileIssues with file
+and JSON path; everything found in every file is reported together (see ``parse_policy_dir``).
+Semantics (inheritance, conflicts, id rules) are the compiler's business, not this module's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from xtenant_pdp.errors import MAX_ISSUES, CompileErrors, CompileIssue, IssueCode, Severity
+from xtenant_pdp.graph.model import (
+    AccessType,
+    ApplicationCatalog,
+    B2BSetting,
+    ConsentSettings,
+    CrossTenantAccessPolicy,
+    DefaultConfiguration,
+    IdentitySyncPolicy,
+    InboundTrust,
+    License,
+    Loc,
+    PartnerConfiguration,
+    PolicySource,
+    Target,
+    TargetConfiguration,
+    TargetType,
+    TenantInfo,
+    TenantSource,
+)
+from xtenant_pdp.graph.reader import Reader, is_guid, suggest
+
+TENANT_FILE = "tenant.json"
+POLICY_FILE = "crossTenantAccessPolicy.json"
+DEFAULT_FILE = "default.json"
+PARTNERS_FILE = "partners.json"
+CATALOG_FILE = "applications.json"
+SOURCE_FILES = (TENANT_FILE, POLICY_FILE, DEFAULT_FILE, PARTNERS_FILE)
+
+_B2B_KEYS = {
+    "b2bCollaborationInbound": "b2b_collaboration_inbound",
+    "b2bCollaborationOutbound": "b2b_collaboration_outbound",
+    "b2bDirectConnectInbound": "b2b_direct_connect_inbound",
+    "b2bDirectConnectOutbound": "b2b_direct_connect_outbound",
+}
+# Documented Graph properties that decisions do not use: ignored silently (R5).
+_UNUSED_CONFIG_KEYS = frozenset(
+    {
+        "m365CollaborationInbound",
+        "m365CollaborationOutbound",
+        "appServiceConnectInbound",
+        "crossCloudMeetingConfiguration",
+        "protectedContentSharing",
+        "invitationRedemptionIdentityProviderConfiguration",
+        "blockServiceProviderOutboundAccess",
+        "m365Capabilities",
+        "serviceProviderConstraints",
+        "deletedDateTime",
+        "templates",
+    }
+)
+_CONFIG_KEYS = frozenset(
+    {*_B2B_KEYS, "tenantRestrictions", "inboundTrust", "automaticUserConsentSettings", *_UNUSED_CONFIG_KEYS}
+)
+_DEFAULT_KEYS = _CONFIG_KEYS | {"id", "isServiceDefault"}
+_PARTNER_KEYS = _CONFIG_KEYS | {
+    "tenantId",
+    "displayName",
+    "isServiceProvider",
+    "isInMultiTenantOrganization",
+    "identitySynchronization",
+}
+_POLICY_KEYS = frozenset(
+    {"id", "displayName", "description", "allowedCloudEndpoints", "definition", "lastModifiedDateTime",
+     "deletedDateTime", "isOrganizationDefault", "default", "partners", "templates"}
+)
+_SETTING_KEYS = frozenset({"usersAndGroups", "applications", "devices"})
+_TARGET_CONFIG_KEYS = frozenset({"accessType", "targets"})
+_TARGET_KEYS = frozenset({"target", "targetType"})
+_TRUST_KEYS = frozenset(
+    {"isMfaAccepted", "isCompliantDeviceAccepted", "isHybridAzureADJoinedDeviceAccepted",
+     "isCompliantNetworkAccepted"}
+)
+_CONSENT_KEYS = frozenset({"inboundAllowed", "outboundAllowed"})
+_SYNC_KEYS = frozenset(
+    {"tenantId", "displayName", "userSyncInbound", "groupSyncInbound", "externalCloudAuthorizedApplicationId"}
+)
+_TENANT_KEYS = frozenset({"tenantId", "cloud", "displayName", "license"})
+_CLOUDS = ("microsoftonline.com", "microsoftonline.us", "partner.microsoftonline.cn")
+
+
+class GraphParser(Reader):
+    """Typed readers for each Graph resource, all sharing one issue list."""
+
+    def target(self, value: object, at: Loc) -> Target | None:
+        data = self.obj(value, at, nullable=False)
+        if data is None:
+            return None
+        self.check_keys(data, at, _TARGET_KEYS)
+        target = self.string(data, "target", at, required=True)
+        target_type = self.enum_value(data.get("targetType"), at.child("targetType"), TargetType)
+        if target is None or target_type is None:
+            return None
+        return Target(target=target, target_type=target_type, loc=at.child("target"))
+
+    def target_configuration(self, value: object, at: Loc) -> TargetConfiguration | None:
+        data = self.obj(value, at)
+        if data is None:
+            return None
+        self.check_keys(data, at, _TARGET_CONFIG_KEYS)
+        access = self.enum_value(data.get("accessType"), at.child("accessType"), AccessType)
+        targets_at = at.child("targets")
+        raw = self.array(data.get("targets"), targets_at)
+        targets = tuple(t for i, v in enumerate(raw) if (t := self.target(v, targets_at.child(i))))
+        if access is None or len(targets) != len(raw):
+            return None
+        return TargetConfiguration(access_type=access, targets=targets, loc=at)
+
+    def b2b_setting(self, value: object, at: Loc) -> B2BSetting | None:
+        data = self.obj(value, at)
+        if data is None:
+            return None
+        self.check_keys(data, at, _SETTING_KEYS)
+        return B2BSetting(
+            users_and_groups=self.target_configuration(data.get("usersAndGroups"), at.child("usersAndGroups")),
+            applications=self.target_configuration(data.get("applications"), at.child("applications")),
+            loc=at,
+        )
+
+    def inbound_trust(self, value: object, at: Loc) -> InboundTrust | None:
+        data = self.obj(value, at)
+        if data is None:
+            return None
+        self.check_keys(data, at, _TRUST_KEYS)
+        return InboundTrust(
+            is_mfa_accepted=self.boolean(data, "isMfaAccepted", at),
+            is_compliant_device_accepted=self.boolean(data, "isCompliantDeviceAccepted", at),
+            is_hybrid_azure_ad_joined_device_accepted=self.boolean(
+                data, "isHybridAzureADJoinedDeviceAccepted", at
+            ),
+            loc=at,
+        )
+
+    def consent(self, value: object, at: Loc) -> ConsentSettings | None:
+        data = self.obj(value, at)
+        if data is None:
+            return None
+        self.check_keys(data, at, _CONSENT_KEYS)
+        return ConsentSettings(
+            inbound_allowed=self.boolean(data, "inboundAllowed", at),
+            outbound_allowed=self.boolean(data, "outboundAllowed", at),
+            loc=at,
+        )
+
+    def _sync_flag(self, data: dict[str, Any], key: str, at: Loc) -> bool | None:
+        inner = self.obj(data.get(key), at.child(key))
+        if inner is None:
+            return None
+        self.check_keys(inner, at.child(key), frozenset({"isSyncAllowed"}))
+        return self.boolean(inner, "isSyncAllowed", at.child(key))
+
+    def identity_sync(self, value: object, at: Loc) -> IdentitySyncPolicy | None:
+        data = self.obj(value, at)
+        if data is None:
+            return None
+        self.check_keys(data, at, _SYNC_KEYS)
+        return IdentitySyncPolicy(
+            tenant_id=self.guid(data, "tenantId", at),
+            display_name=self.string(data, "displayName", at),
+            user_sync_allowed=self._sync_flag(data, "userSyncInbound", at),
+            group_sync_allowed=self._sync_flag(data, "groupSyncInbound", at),
+            loc=at,
+        )
+
+    def _configuration_fields(self, data: dict[str, Any], at: Loc) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            attr: self.b2b_setting(data.get(key), at.child(key)) for key, attr in _B2B_KEYS.items()
+        }
+        fields["tenant_restrictions"] = self.b2b_setting(data.get("tenantRestrictions"), at.child("tenantRestrictions"))
+        fields["inbound_trust"] = self.inbound_trust(data.get("inboundTrust"), at.child("inboundTrust"))
+        fields["automatic_user_consent_settings"] = self.consent(
+            data.get("automaticUserConsentSettings"), at.child("automaticUserConsentSettings")
+        )
+        return fields
+
+    def default_configuration(self, value: object, at: Loc) -> DefaultConfiguration | None:
+        data = self.obj(value, at, nullable=False)
+        if data is None:
+            return None
+        self.check_keys(data, at, _DEFAULT_KEYS)
+        return DefaultConfiguration(
+            id=self.guid(data, "id", at),
+            is_service_default=self.boolean(data, "isServiceDefault", at),
+            loc=at,
+            **self._configuration_fields(data, at),
+        )
+
+    def partner(self, value: object, at: Loc) -> PartnerConfiguration | None:
+        data = self.obj(value, at, nullable=False)
+        if data is None:
+            return None
+        self.check_keys(data, at, _PARTNER_KEYS)
+        tenant_id = self.guid(data, "tenantId", at, required=True)
+        fields = self._configuration_fields(data, at)
+        sync = self.identity_sync(data.get("identitySynchronization"), at.child("identitySynchronization"))
+        if tenant_id is None:
+            return None
+        if sync is not None and sync.tenant_id is not None and sync.tenant_id != tenant_id:
+            self.error(
+                at.child("identitySynchronization").child("tenantId"),
+                f"`{sync.tenant_id}` differs from the partner's tenantId `{tenant_id}`",
+                IssueCode.MISMATCHED_TENANT_ID,
+                hint="an identity sync policy belongs to its partner",
+            )
+        return PartnerConfiguration(
+            tenant_id=tenant_id,
+            display_name=self.string(data, "displayName", at),
+            is_service_provider=self.boolean(data, "isServiceProvider", at),
+            is_in_multi_tenant_organization=self.boolean(data, "isInMultiTenantOrganization", at),
+            identity_synchronization=sync,
+            loc=at,
+            **fields,
+        )
+
+    def partners(self, value: object) -> tuple[PartnerConfiguration, ...]:
+        """A partners list body: `{"value": [...]}` (a bare array is accepted too)."""
+        root = self.root()
+        items_at = root
+        if isinstance(value, dict):
+            self.check_keys(value, root, frozenset({"value"}))
+            if "@odata.nextLink" in value:
+                self.warn(
+                    root.child("@odata.nextLink"),
+                    "the export is one page of several: partners on later pages are missing",
+                    IssueCode.MISSING_FIELD,
+                    hint="follow @odata.nextLink and merge every page's `value` into one file",
+                )
+            items_at = root.child("value")
+            value = value.get("value")
+            if value is None:
+                self.error(items_at, "is required", IssueCode.MISSING_FIELD, hint='wrap partners in {"value": [...]}')
+                return ()
+        raw = self.array(value, items_at)
+        found: dict[str, Loc] = {}
+        result = []
+        for i, item in enumerate(raw):
+            partner = self.partner(item, items_at.child(i))
+            if partner is None:
+                continue
+            first = found.setdefault(partner.tenant_id, partner.loc)
+            if first is not partner.loc:
+                self.error(
+                    partner.loc.child("tenantId"),
+                    f"duplicate partner `{partner.tenant_id}` (first at {first.path})",
+                    IssueCode.DUPLICATE_PARTNER,
+                    hint="merge the two entries: Graph keys partners by tenantId",
+                )
+                continue
+            result.append(partner)
+        return tuple(result)
+
+    def policy(self, value: object) -> CrossTenantAccessPolicy | None:
+        """GET /policies/crossTenantAccessPolicy: the singleton, or the documented `value`-wrapped form."""
+        root = self.root()
+        at = root
+        if isinstance(value, dict) and isinstance(value.get("value"), dict):
+            at = root.child("value")
+            value = value["value"]
+        data = self.obj(value, at, nullable=False)
+        if data is None:
+            return None
+        self.check_keys(data, at, _POLICY_KEYS | {"value"})
+        endpoints_at = at.child("allowedCloudEndpoints")
+        endpoints = []
+        for i, item in enumerate(self.array(data.get("allowedCloudEndpoints"), endpoints_at)):
+            if isinstance(item, str) and item in _CLOUDS:
+                endpoints.append(item)
+            elif isinstance(item, str):
+                best = suggest(item, _CLOUDS)
+                self.error(
+                    endpoints_at.child(i),
+                    f'unknown cloud endpoint "{item}"',
+                    IssueCode.UNKNOWN_VALUE,
+                    hint=f'did you mean "{best}"?' if best else "expected one of " + ", ".join(_CLOUDS),
+                )
+            else:
+                self.wrong_type(endpoints_at.child(i), item, "a string")
+        return CrossTenantAccessPolicy(
+            display_name=self.string(data, "displayName", at), allowed_cloud_endpoints=tuple(endpoints), loc=at
+        )
+
+    def tenant(self, value: object) -> TenantInfo | None:
+        at = self.root()
+        data = self.obj(value, at, nullable=False)
+        if data is None:
+            return None
+        self.check_keys(data, at, _TENANT_KEYS)
+        tenant_id = self.guid(data, "tenantId", at, required=True)
+        cloud_value = data.get("cloud", "microsoftonline.com")
+        cloud = cloud_value if cloud_value in _CLOUDS else None
+        if cloud is None:
+            if isinstance(cloud_value, str):
+                best = suggest(cloud_value, _CLOUDS)
+                self.error(
+                    at.child("cloud"),
+                    f'unknown cloud "{cloud_value}"',
+                    IssueCode.UNKNOWN_VALUE,
+                    hint=f'did you mean "{best}"?' if best else "expected one of " + ", ".join(_CLOUDS),
+                )
+            else:
+                self.wrong_type(at.child("cloud"), cloud_value, "a string")
+        license_ = self.enum_value(data.get("license"), at.child("license"), License, required=False)
+        display_name = self.string(data, "displayName", at)
+        if tenant_id is None or cloud is None:
+            return None
+        return TenantInfo(tenant_id=tenant_id, cloud=cloud, display_name=display_name, license=license_, loc=at)
+
+    def catalog(self, value: object) -> ApplicationCatalog | None:
+        at = self.root()
+        data = self.obj(value, at, nullable=False)
+        if data is None:
+            return None
+        sets: dict[str, frozenset[str]] = {}
+        for key in ("Office365", "AllMicrosoftApps"):
+            ids = []
+            key_at = at.child(key)
+            for i, item in enumerate(self.array(data.get(key), key_at)):
+                if isinstance(item, str) and is_guid(item):
+                    ids.append(item.lower())
+                else:
+                    self.error(key_at.child(i), f"`{item}` is not an application id", IssueCode.INVALID_GUID)
+            sets[key] = frozenset(ids)
+        self.check_keys(data, at, frozenset(sets))
+        # AllMicrosoftApps covers every Office 365 app by definition.
+        return ApplicationCatalog(
+            office365=sets["Office365"], all_microsoft_apps=sets["AllMicrosoftApps"] | sets["Office365"], loc=at
+        )
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def load_json(path: Path, display: str, issues: list[CompileIssue]) -> tuple[bool, Any]:
+    """(ok, document). Unreadable or invalid JSON becomes an issue naming line and column."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        issues.append(
+            CompileIssue(file=display, path="$", message=f"cannot read: {exc}", code=IssueCode.UNREADABLE_FILE)
+        )
+        return False, None
+    try:
+        return True, json.loads(text)
+    except json.JSONDecodeError as exc:
+        issues.append(
+            CompileIssue(
+                file=display,
+                path="$",
+                message=f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg.lower()}",
+                code=IssueCode.INVALID_JSON,
+                hint="fix the syntax; Graph bodies are exported as plain JSON",
+            )
+        )
+        return False, None
+
+
+def default_catalog() -> ApplicationCatalog:
+    """The application catalogue shipped with the package."""
+    text = resources.files("xtenant_pdp").joinpath("data").joinpath(CATALOG_FILE).read_text("utf-8")
+    issues: list[CompileIssue] = []
+    catalog = GraphParser(f"<package>/{CATALOG_FILE}", issues, []).catalog(json.loads(text))
+    if catalog is None or issues:
+        raise CompileErrors(issues)
+    return catalog
+
+
+def parse_b2b_setting_document(document: object, file: str) -> B2BSetting:
+    """A `{"b2bSetting": {...}}` fragment (the overview scenario files). Raises CompileErrors."""
+    issues: list[CompileIssue] = []
+    parser = GraphParser(file, issues, [])
+    root = parser.obj(document, parser.root(), nullable=False)
+    setting = None
+    if root is not None:
+        setting = parser.b2b_setting(root.get("b2bSetting"), parser.root().child("b2bSetting"))
+    errors = [i for i in issues if i.severity is Severity.ERROR]
+    if errors or setting is None:
+        raise CompileErrors(errors or [CompileIssue(file=file, path="$.b2bSetting", message="is required",
+                                                    code=IssueCode.MISSING_FIELD)])
+    return setting
+
+
+def _parse_tenant_folder(
+    folder: Path, root: Path, issues: list[CompileIssue], unknown: list[Loc]
+) -> TenantSource | None:
+    rel = folder.relative_to(root).as_posix()
+
+    def read(name: str) -> tuple[GraphParser, object] | None:
+        path = folder / name
+        if not path.exists():
+            return None
+        display = f"{rel}/{name}"
+        ok, document = load_json(path, display, issues)
+        return (GraphParser(display, issues, unknown), document) if ok else None
+
+    info = None
+    tenant_doc = read(TENANT_FILE)
+    if tenant_doc is None and not (folder / TENANT_FILE).exists():
+        issues.append(
+            CompileIssue(
+                file=f"{rel}/{TENANT_FILE}",
+                path="$",
+                message="is missing",
+                code=IssueCode.UNREADABLE_FILE,
+                hint='add {"tenantId": "<GUID>", "cloud": "microsoftonline.com"}',
+            )
+        )
+    elif tenant_doc is not None:
+        info = tenant_doc[0].tenant(tenant_doc[1])
+    policy = default = None
+    partners: tuple[PartnerConfiguration, ...] = ()
+    if (doc := read(POLICY_FILE)) is not None:
+        policy = doc[0].policy(doc[1])
+    if (doc := read(DEFAULT_FILE)) is not None:
+        default = doc[0].default_configuration(doc[1], doc[0].root())
+    if (doc := read(PARTNERS_FILE)) is not None:
+        partners = doc[0].partners(doc[1])
+    if info is None:
+        return None
+    return TenantSource(folder=rel, info=info, policy=policy, default=default, partners=partners)
+
+
+def source_digest(root: Path) -> str:
+    """SHA-256 over every source file's relative path and bytes, in path order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*.json") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def parse_policy_dir(root: Path) -> tuple[PolicySource | None, list[CompileIssue]]:
+    """Parse every tenant folder below ``root``. Returns the source (None when unusable) and all issues."""
+    issues: list[CompileIssue] = []
+    unknown: list[Loc] = []
+    if not root.is_dir():
+        issues.append(
+            CompileIssue(file=str(root), path="$", message="is not a directory", code=IssueCode.UNREADABLE_FILE)
+        )
+        return None, issues
+    catalog = None
+    catalog_path = root / CATALOG_FILE
+    if catalog_path.exists():
+        ok, document = load_json(catalog_path, CATALOG_FILE, issues)
+        if ok:
+            catalog = GraphParser(CATALOG_FILE, issues, unknown).catalog(document)
+    else:
+        catalog = default_catalog()
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    tenants = []
+    for folder in folders:
+        if len(issues) >= MAX_ISSUES:
+            break
+        tenant = _parse_tenant_folder(folder, root, issues, unknown)
+        if tenant is not None:
+            tenants.append(tenant)
+    if not folders:
+        issues.append(
+            CompileIssue(
+                file=str(root),
+                path="$",
+                message="holds no tenant folder",
+                code=IssueCode.MISSING_FIELD,
+                hint="put each local tenant's tenant.json and Graph exports in a folder of its own",
+            )
+        )
+    for loc in unknown:
+        issues.append(
+            CompileIssue(
+                file=loc.file,
+                path=loc.path,
+                message="unknown property ignored",
+                code=IssueCode.UNKNOWN_PROPERTY,
+                severity=Severity.INFO,
+            )
+        )
+    if catalog is None:
+        return None, issues
+    return (
+        PolicySource(
+            tenants=tuple(tenants), catalog=catalog, digest=source_digest(root), unknown_properties=tuple(unknown)
+        ),
+        issues,
+    )

@@ -1,0 +1,261 @@
+"""INDEX: the in-memory form of a snapshot, built once per load, read-only afterwards.
+
+Everything a decision needs is a dict or frozenset look-up away: tenant id -> tenant,
+counterpart tenant id -> effective configuration (partner, else default), (direction,
+feature) -> setting, and per setting the user/group and application id sets with the
+``Office365``/``AllMicrosoftApps`` symbols already expanded through the catalogue (D5).
+Results are built here too, one per (reason, source) per tenant, so a decision allocates
+nothing: the evaluator returns a prebuilt :class:`~xtenant_pdp.decision.Result`.
+
+INVARIANT: every id in the index is a lower-case GUID; questions are normalised the same
+way before they reach the evaluator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from xtenant_pdp.api import snapshot_pb2 as pb
+from xtenant_pdp.decision import Cloud, Decision, Direction, Feature, Reason, Result, Source
+from xtenant_pdp.snapshot import SnapshotInfo
+
+_SOURCE_OF_ORIGIN = {
+    pb.ORIGIN_PARTNER: Source.PARTNER,
+    pb.ORIGIN_DEFAULT: Source.DEFAULT,
+    pb.ORIGIN_SERVICE_DEFAULT: Source.SERVICE_DEFAULT,
+}
+
+class Results:
+    """One shared Result per (decision, reason, source) for one tenant."""
+
+    __slots__ = ("_cache", "tenant_id")
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self._cache: dict[tuple[Reason, Source], Result] = {}
+
+    def get(self, decision: Decision, reason: Reason, source: Source) -> Result:
+        result = self._cache.get((reason, source))
+        if result is None:
+            result = self._cache[(reason, source)] = Result(decision, reason, source, self.tenant_id)
+        return result
+
+
+class Half:
+    """One normalised usersAndGroups or applications half."""
+
+    __slots__ = ("allowed", "everyone", "ids", "source")
+
+    def __init__(self, allowed: bool, everyone: bool, ids: frozenset[str], source: Source) -> None:
+        self.allowed = allowed
+        self.everyone = everyone
+        self.ids = ids
+        self.source = source
+
+
+class SettingIndex:
+    """A B2B setting ready for 2.2: membership sets, the both-blocked flag, prebuilt results."""
+
+    __slots__ = (
+        "a_all",
+        "a_allowed",
+        "a_ids",
+        "applications",
+        "both_blocked",
+        "r_allow",
+        "r_app",
+        "r_user",
+        "u_all",
+        "u_allowed",
+        "u_ids",
+        "users",
+    )
+
+    def __init__(self, users: Half, applications: Half, results: Results) -> None:
+        self.users = users
+        self.applications = applications
+        self.u_allowed = users.allowed
+        self.u_all = users.everyone
+        self.u_ids = users.ids
+        self.a_allowed = applications.allowed
+        self.a_all = applications.everyone
+        self.a_ids = applications.ids
+        self.both_blocked = not users.allowed and not applications.allowed
+        mixed = users.source if users.source is applications.source else Source.PARTNER
+        self.r_allow = results.get(Decision.ALLOW, Reason.ACCESS_ALLOWED, mixed)
+        if self.both_blocked:
+            self.r_user = results.get(Decision.DENY, Reason.USER_AND_APPLICATION_BLOCKED, mixed)
+        else:
+            reason = Reason.USER_NOT_ALLOWED if users.allowed else Reason.USER_BLOCKED
+            self.r_user = results.get(Decision.DENY, reason, users.source)
+        reason = Reason.APPLICATION_NOT_ALLOWED if applications.allowed else Reason.APPLICATION_BLOCKED
+        self.r_app = results.get(Decision.DENY, reason, applications.source)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustIndex:
+    mfa_accepted: bool
+    compliant_device_accepted: bool
+    hybrid_joined_device_accepted: bool
+    source: Source
+
+
+class ConfigIndex:
+    """The effective configuration one tenant applies to one counterpart (partner or default)."""
+
+    __slots__ = (
+        "automatic_redemption_inbound",
+        "automatic_redemption_outbound",
+        "channels",
+        "identity_sync",
+        "is_partner",
+        "is_service_provider",
+        "source",
+        "tenant_restrictions",
+        "trust",
+    )
+
+    channels: tuple[tuple[Any, ...], ...]
+    tenant_restrictions: SettingIndex | None
+    trust: TrustIndex
+    #: userSyncInbound.isSyncAllowed of the partner's identity sync policy; None: no policy.
+    identity_sync: bool | None
+
+    def setting(self, direction: Direction, feature: Feature) -> SettingIndex:
+        setting: SettingIndex = self.channels[direction][feature]
+        return setting
+
+
+@dataclass(frozen=True, slots=True)
+class TenantIndex:
+    tenant_id: str
+    cloud: Cloud
+    display_name: str
+    allowed_clouds: frozenset[Cloud]
+    default_policy_id: str
+    default: ConfigIndex
+    partners: dict[str, ConfigIndex]
+    results: Results
+
+    def configuration(self, counterpart: str) -> ConfigIndex:
+        """R1: the partner configuration for the counterpart, else the default."""
+        return self.partners.get(counterpart, self.default)
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """One loaded snapshot, ready to answer."""
+
+    tenants: dict[str, TenantIndex]
+    #: Clouds of the tenants in the snapshot, for cross-cloud questions.
+    clouds: dict[str, Cloud]
+    info: SnapshotInfo
+    automatic_redemption_across_clouds: bool
+    catalog_office365: frozenset[str]
+    catalog_all_microsoft_apps: frozenset[str]
+
+    @property
+    def snapshot_id(self) -> str:
+        return self.info.snapshot_id
+
+    @property
+    def partner_count(self) -> int:
+        return sum(len(t.partners) for t in self.tenants.values())
+
+
+class _Builder:
+    """Shares identical objects (id sets, halves, settings) across the whole snapshot."""
+
+    def __init__(self, snapshot: pb.Snapshot) -> None:
+        office = frozenset(snapshot.catalog.office365)
+        every_ms = frozenset(snapshot.catalog.all_microsoft_apps) | office
+        self.office365 = office
+        self.all_microsoft_apps = every_ms
+        groups = {pb.APP_GROUP_OFFICE365: office, pb.APP_GROUP_ALL_MICROSOFT_APPS: every_ms}
+        interned: dict[frozenset[str], frozenset[str]] = {}
+        self.halves: list[Half] = []
+        for ts in snapshot.target_sets:
+            ids = frozenset(ts.ids)
+            for group in ts.app_groups:
+                ids |= groups.get(group, frozenset())
+            ids = interned.setdefault(ids, ids)
+            self.halves.append(
+                Half(ts.access == pb.ACCESS_ALLOWED, ts.all, ids, _SOURCE_OF_ORIGIN.get(ts.origin, Source.PARTNER))
+            )
+
+    def tenant(self, t: pb.Tenant) -> TenantIndex:
+        results = Results(t.tenant_id)
+        settings: dict[tuple[int, int], SettingIndex] = {}
+        channel_cache: dict[tuple[int, ...], tuple[tuple[Any, ...], ...]] = {}
+
+        def setting(s: pb.Setting) -> SettingIndex:
+            key = (s.users, s.applications)
+            found = settings.get(key)
+            if found is None:
+                found = settings[key] = SettingIndex(self.halves[s.users], self.halves[s.applications], results)
+            return found
+
+        def config(c: pb.Configuration, *, partner: pb.Partner | None, source: Source) -> ConfigIndex:
+            refs = (
+                c.b2b_collaboration_inbound.users,
+                c.b2b_collaboration_inbound.applications,
+                c.b2b_direct_connect_inbound.users,
+                c.b2b_direct_connect_inbound.applications,
+                c.b2b_collaboration_outbound.users,
+                c.b2b_collaboration_outbound.applications,
+                c.b2b_direct_connect_outbound.users,
+                c.b2b_direct_connect_outbound.applications,
+            )
+            channels = channel_cache.get(refs)
+            if channels is None:
+                inbound = (None, setting(c.b2b_collaboration_inbound), setting(c.b2b_direct_connect_inbound))
+                outbound = (None, setting(c.b2b_collaboration_outbound), setting(c.b2b_direct_connect_outbound))
+                channels = channel_cache[refs] = ((), inbound, outbound)
+            ci = ConfigIndex()
+            ci.channels = channels
+            ci.tenant_restrictions = setting(c.tenant_restrictions) if c.HasField("tenant_restrictions") else None
+            trust = c.inbound_trust
+            ci.trust = TrustIndex(
+                trust.mfa_accepted,
+                trust.compliant_device_accepted,
+                trust.hybrid_joined_device_accepted,
+                _SOURCE_OF_ORIGIN.get(trust.origin, source),
+            )
+            ci.automatic_redemption_inbound = c.automatic_redemption_inbound
+            ci.automatic_redemption_outbound = c.automatic_redemption_outbound
+            ci.is_partner = partner is not None
+            ci.is_service_provider = partner is not None and partner.is_service_provider
+            ci.identity_sync = (
+                partner.identity_sync.user_sync_allowed
+                if partner is not None and partner.HasField("identity_sync")
+                else None
+            )
+            ci.source = source
+            return ci
+
+        default_source = Source.SERVICE_DEFAULT if t.default_is_service_default else Source.DEFAULT
+        return TenantIndex(
+            tenant_id=t.tenant_id,
+            cloud=Cloud(t.cloud),
+            display_name=t.display_name,
+            allowed_clouds=frozenset(Cloud(c) for c in t.allowed_cloud_endpoints),
+            default_policy_id=t.default_policy_id,
+            default=config(t.default_configuration, partner=None, source=default_source),
+            partners={p.tenant_id: config(p.configuration, partner=p, source=Source.PARTNER) for p in t.partners},
+            results=results,
+        )
+
+
+def build(info: SnapshotInfo, snapshot: pb.Snapshot) -> Index:
+    """Build the index of a verified snapshot. Pure: no I/O."""
+    builder = _Builder(snapshot)
+    tenants = {t.tenant_id: builder.tenant(t) for t in snapshot.tenants}
+    return Index(
+        tenants=tenants,
+        clouds={tid: t.cloud for tid, t in tenants.items()},
+        info=info,
+        automatic_redemption_across_clouds=snapshot.options.automatic_redemption_across_clouds,
+        catalog_office365=builder.office365,
+        catalog_all_microsoft_apps=builder.all_microsoft_apps,
+    )

@@ -1,0 +1,35 @@
+"""LOAD: a snapshot file (or a policy directory, compiled on the spot) -> a ready Index.
+
+Either the whole file is read, verified and indexed, or SnapshotLoadError/CompileErrors is
+raised and nothing changes: callers swap in the result only when this returns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xtenant_pdp import index as index_module
+from xtenant_pdp import snapshot
+from xtenant_pdp.compiler import CompileOptions, compile_policy_dir
+from xtenant_pdp.errors import SnapshotLoadError
+from xtenant_pdp.index import Index
+
+
+def load_snapshot_bytes(data: bytes, *, name: str = "snapshot") -> Index:
+    info, body = snapshot.load(data, name=name)
+    return index_module.build(info, body)
+
+
+def load_snapshot_file(path: Path | str) -> Index:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SnapshotLoadError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
+    return load_snapshot_bytes(data, name=str(path))
+
+
+def load_policy_dir(path: Path | str, options: CompileOptions = CompileOptions()) -> Index:
+    """Compile and index a policy directory. Raises CompileErrors."""
+    result = compile_policy_dir(path, options)
+    return load_snapshot_bytes(result.data, name=str(path))
