@@ -15,7 +15,7 @@ from typing import Any
 
 from xtenant_pdp import convert
 from xtenant_pdp.api import pdp_pb2
-from xtenant_pdp.compiler import CompileOptions
+from xtenant_pdp.compiler import DEFAULT_OPTIONS, CompileOptions
 from xtenant_pdp.decision import Query, Result
 from xtenant_pdp.errors import QueryError
 from xtenant_pdp.evaluator import evaluate
@@ -38,7 +38,7 @@ class Engine:
         return cls(load_snapshot_file(path))
 
     @classmethod
-    def from_policy_dir(cls, path: Path | str, options: CompileOptions = CompileOptions()) -> Engine:
+    def from_policy_dir(cls, path: Path | str, options: CompileOptions = DEFAULT_OPTIONS) -> Engine:
         """Raises CompileErrors."""
         return cls(load_policy_dir(path, options))
 

@@ -154,9 +154,10 @@ def evaluate_trust(index: Index, q: TrustQuery) -> Result:
     if config.is_service_provider and not mfa_trusted:
         mfa_trusted, source = True, Source.MODEL
     required, presented = q.required, q.presented
-    if (Claim.COMPLIANT_DEVICE in required and not (trust.compliant_device_accepted and Claim.COMPLIANT_DEVICE in presented)) or (
-        Claim.HYBRID_JOINED_DEVICE in required
-        and not (trust.hybrid_joined_device_accepted and Claim.HYBRID_JOINED_DEVICE in presented)
+    compliant_ok = trust.compliant_device_accepted and Claim.COMPLIANT_DEVICE in presented
+    hybrid_ok = trust.hybrid_joined_device_accepted and Claim.HYBRID_JOINED_DEVICE in presented
+    if (Claim.COMPLIANT_DEVICE in required and not compliant_ok) or (
+        Claim.HYBRID_JOINED_DEVICE in required and not hybrid_ok
     ):
         outcome, reason = TrustOutcome.BLOCKED, Reason.TRUST_DEVICE_CLAIM_UNSATISFIED
     elif Claim.MFA in required:
@@ -173,9 +174,7 @@ def evaluate_trust(index: Index, q: TrustQuery) -> Result:
         outcome, reason = TrustOutcome.SATISFIED, Reason.TRUST_SATISFIED
     else:
         outcome, reason = TrustOutcome.SATISFIED, Reason.TRUST_NOTHING_REQUIRED
-    detail = TrustDetail(
-        mfa_trusted, trust.compliant_device_accepted, trust.hybrid_joined_device_accepted, outcome
-    )
+    detail = TrustDetail(mfa_trusted, trust.compliant_device_accepted, trust.hybrid_joined_device_accepted, outcome)
     decision = _DENY if outcome is TrustOutcome.BLOCKED else _ALLOW
     return Result(decision, reason, source, tenant.tenant_id, trust=detail)
 

@@ -26,6 +26,7 @@ _SOURCE_OF_ORIGIN = {
     pb.ORIGIN_SERVICE_DEFAULT: Source.SERVICE_DEFAULT,
 }
 
+
 class Results:
     """One shared Result per (decision, reason, source) for one tenant."""
 
@@ -45,13 +46,15 @@ class Results:
 class Half:
     """One normalised usersAndGroups or applications half."""
 
-    __slots__ = ("allowed", "everyone", "ids", "source")
+    __slots__ = ("allowed", "everyone", "ids", "raw", "source")
 
-    def __init__(self, allowed: bool, everyone: bool, ids: frozenset[str], source: Source) -> None:
+    def __init__(self, allowed: bool, everyone: bool, ids: frozenset[str], source: Source, raw: pb.TargetSet) -> None:
         self.allowed = allowed
         self.everyone = everyone
         self.ids = ids
         self.source = source
+        #: The compiled target set before catalogue expansion, for explanations.
+        self.raw = raw
 
 
 class SettingIndex:
@@ -181,7 +184,13 @@ class _Builder:
                 ids |= groups.get(group, frozenset())
             ids = interned.setdefault(ids, ids)
             self.halves.append(
-                Half(ts.access == pb.ACCESS_ALLOWED, ts.all, ids, _SOURCE_OF_ORIGIN.get(ts.origin, Source.PARTNER))
+                Half(
+                    ts.access == pb.ACCESS_ALLOWED,
+                    ts.all,
+                    ids,
+                    _SOURCE_OF_ORIGIN.get(ts.origin, Source.PARTNER),
+                    ts,
+                )
             )
 
     def tenant(self, t: pb.Tenant) -> TenantIndex:

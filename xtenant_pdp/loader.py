@@ -10,7 +10,7 @@ from pathlib import Path
 
 from xtenant_pdp import index as index_module
 from xtenant_pdp import snapshot
-from xtenant_pdp.compiler import CompileOptions, compile_policy_dir
+from xtenant_pdp.compiler import DEFAULT_OPTIONS, CompileOptions, compile_policy_dir
 from xtenant_pdp.errors import SnapshotLoadError
 from xtenant_pdp.index import Index
 
@@ -29,7 +29,7 @@ def load_snapshot_file(path: Path | str) -> Index:
     return load_snapshot_bytes(data, name=str(path))
 
 
-def load_policy_dir(path: Path | str, options: CompileOptions = CompileOptions()) -> Index:
+def load_policy_dir(path: Path | str, options: CompileOptions = DEFAULT_OPTIONS) -> Index:
     """Compile and index a policy directory. Raises CompileErrors."""
     result = compile_policy_dir(path, options)
     return load_snapshot_bytes(result.data, name=str(path))

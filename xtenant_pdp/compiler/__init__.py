@@ -26,7 +26,7 @@ from xtenant_pdp.graph.parse import parse_policy_dir
 
 _T = TypeVar("_T")
 
-__all__ = ["CompileOptions", "CompileResult", "MissingHalf", "compile_policy_dir", "compile_source"]
+__all__ = ["DEFAULT_OPTIONS", "CompileOptions", "CompileResult", "MissingHalf", "compile_policy_dir", "compile_source"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +51,9 @@ class CompileResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+DEFAULT_OPTIONS = CompileOptions()
+
+
 def _errors(issues: list[CompileIssue], strict: bool) -> list[CompileIssue]:
     escalate = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
     return [i for i in issues if i.severity in escalate and (i.code is not IssueCode.UNKNOWN_PROPERTY)]
@@ -58,7 +61,7 @@ def _errors(issues: list[CompileIssue], strict: bool) -> list[CompileIssue]:
 
 def compile_source(
     source: PolicySource,
-    options: CompileOptions = CompileOptions(),
+    options: CompileOptions = DEFAULT_OPTIONS,
     *,
     issues: list[CompileIssue] | None = None,
     created_at: float | None = None,
@@ -105,7 +108,7 @@ def compile_source(
 
 
 def compile_policy_dir(
-    root: Path | str, options: CompileOptions = CompileOptions(), *, created_at: float | None = None
+    root: Path | str, options: CompileOptions = DEFAULT_OPTIONS, *, created_at: float | None = None
 ) -> CompileResult:
     """Parse and compile a policy directory. Raises CompileErrors with every error found."""
     start = time.perf_counter()

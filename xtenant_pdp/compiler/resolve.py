@@ -175,10 +175,8 @@ def _partner(source: PartnerConfiguration, default: Configuration, missing_half:
 
 def resolve_tenant(source: TenantSource, missing_half: MissingHalf) -> Tenant:
     default_source = source.default
-    if default_source is None or default_source.is_service_default:
-        origin = Origin.SERVICE_DEFAULT
-    else:
-        origin = Origin.DEFAULT
+    untouched = default_source is None or default_source.is_service_default
+    origin = Origin.SERVICE_DEFAULT if untouched else Origin.DEFAULT
     default = (
         SERVICE_DEFAULT
         if default_source is None

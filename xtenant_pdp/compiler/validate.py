@@ -38,6 +38,8 @@ _SETTING_FIELDS = (
     ("b2b_direct_connect_outbound", "b2bDirectConnectOutbound"),
     ("tenant_restrictions", "tenantRestrictions"),
 )
+
+
 def _issue(loc: Loc, message: str, code: IssueCode, hint: str = "", *, warning: bool = False) -> CompileIssue:
     return CompileIssue(
         file=loc.file,
@@ -55,9 +57,7 @@ def _issue(loc: Loc, message: str, code: IssueCode, hint: str = "", *, warning: 
 def _check_half(config: TargetConfiguration, half: str) -> Iterator[CompileIssue]:
     keywords = USER_KEYWORDS if half == "usersAndGroups" else APPLICATION_KEYWORDS
     other_keywords = APPLICATION_KEYWORDS if half == "usersAndGroups" else USER_KEYWORDS
-    allowed_types = (
-        {TargetType.USER, TargetType.GROUP} if half == "usersAndGroups" else {TargetType.APPLICATION}
-    )
+    allowed_types = {TargetType.USER, TargetType.GROUP} if half == "usersAndGroups" else {TargetType.APPLICATION}
     for target in config.targets:
         value = target.target
         type_loc = Loc(target.loc.file, target.loc.path.rsplit(".", 1)[0] + ".targetType")
@@ -71,8 +71,9 @@ def _check_half(config: TargetConfiguration, half: str) -> Iterator[CompileIssue
             )
         if value in keywords:
             if value == ALL_USERS and target.target_type is not TargetType.USER:
-                yield _issue(type_loc, "`AllUsers` has targetType user", IssueCode.TARGET_TYPE_MISMATCH,
-                             hint='use "user"')
+                yield _issue(
+                    type_loc, "`AllUsers` has targetType user", IssueCode.TARGET_TYPE_MISMATCH, hint='use "user"'
+                )
             continue
         if value in other_keywords:
             yield _issue(target.loc, f"`{value}` does not belong in {half}", IssueCode.TARGET_TYPE_MISMATCH)

@@ -77,15 +77,25 @@ _PARTNER_KEYS = _CONFIG_KEYS | {
     "identitySynchronization",
 }
 _POLICY_KEYS = frozenset(
-    {"id", "displayName", "description", "allowedCloudEndpoints", "definition", "lastModifiedDateTime",
-     "deletedDateTime", "isOrganizationDefault", "default", "partners", "templates"}
+    {
+        "id",
+        "displayName",
+        "description",
+        "allowedCloudEndpoints",
+        "definition",
+        "lastModifiedDateTime",
+        "deletedDateTime",
+        "isOrganizationDefault",
+        "default",
+        "partners",
+        "templates",
+    }
 )
 _SETTING_KEYS = frozenset({"usersAndGroups", "applications", "devices"})
 _TARGET_CONFIG_KEYS = frozenset({"accessType", "targets"})
 _TARGET_KEYS = frozenset({"target", "targetType"})
 _TRUST_KEYS = frozenset(
-    {"isMfaAccepted", "isCompliantDeviceAccepted", "isHybridAzureADJoinedDeviceAccepted",
-     "isCompliantNetworkAccepted"}
+    {"isMfaAccepted", "isCompliantDeviceAccepted", "isHybridAzureADJoinedDeviceAccepted", "isCompliantNetworkAccepted"}
 )
 _CONSENT_KEYS = frozenset({"inboundAllowed", "outboundAllowed"})
 _SYNC_KEYS = frozenset(
@@ -141,9 +151,7 @@ class GraphParser(Reader):
         return InboundTrust(
             is_mfa_accepted=self.boolean(data, "isMfaAccepted", at),
             is_compliant_device_accepted=self.boolean(data, "isCompliantDeviceAccepted", at),
-            is_hybrid_azure_ad_joined_device_accepted=self.boolean(
-                data, "isHybridAzureADJoinedDeviceAccepted", at
-            ),
+            is_hybrid_azure_ad_joined_device_accepted=self.boolean(data, "isHybridAzureADJoinedDeviceAccepted", at),
             loc=at,
         )
 
@@ -390,8 +398,10 @@ def parse_b2b_setting_document(document: object, file: str) -> B2BSetting:
         setting = parser.b2b_setting(root.get("b2bSetting"), parser.root().child("b2bSetting"))
     errors = [i for i in issues if i.severity is Severity.ERROR]
     if errors or setting is None:
-        raise CompileErrors(errors or [CompileIssue(file=file, path="$.b2bSetting", message="is required",
-                                                    code=IssueCode.MISSING_FIELD)])
+        raise CompileErrors(
+            errors
+            or [CompileIssue(file=file, path="$.b2bSetting", message="is required", code=IssueCode.MISSING_FIELD)]
+        )
     return setting
 
 

@@ -62,9 +62,7 @@ class Reader:
         return Loc(self.file, "$")
 
     def error(self, loc: Loc, message: str, code: IssueCode, hint: str = "") -> None:
-        self.issues.append(
-            CompileIssue(file=loc.file, path=loc.path, message=message, code=code, hint=hint)
-        )
+        self.issues.append(CompileIssue(file=loc.file, path=loc.path, message=message, code=code, hint=hint))
 
     def warn(self, loc: Loc, message: str, code: IssueCode, hint: str = "") -> None:
         self.issues.append(
@@ -148,9 +146,7 @@ class Reader:
         except ValueError:
             choices = [m.value for m in enum_type]
             best = suggest(value, choices)
-            hint = f'did you mean "{best}"?' if best else "expected one of " + ", ".join(
-                f'"{c}"' for c in choices
-            )
+            hint = f'did you mean "{best}"?' if best else "expected one of " + ", ".join(f'"{c}"' for c in choices)
             self.error(at, f'unknown value "{value}"', IssueCode.UNKNOWN_VALUE, hint=hint)
             return None
 

@@ -1,0 +1,5 @@
+import sys
+
+from xtenant_pdp.cli import main
+
+sys.exit(main())

@@ -1,0 +1,240 @@
+"""`xtenant-pdp`: compile, validate, check, explain and inspect (serve lives in the service).
+
+Exit codes (ExitCode): 0 ok or allow, 1 failure (a bad question line, an unreadable
+snapshot), 2 deny (explain), 3 policy compile or validation errors, 64 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, NoReturn
+
+from google.protobuf import json_format
+
+from xtenant_pdp import convert
+from xtenant_pdp._version import __version__
+from xtenant_pdp.compiler import CompileOptions, CompileResult, MissingHalf, compile_policy_dir
+from xtenant_pdp.engine import Engine
+from xtenant_pdp.errors import CompileErrors, CompileIssue, QueryError, Severity, SnapshotLoadError
+from xtenant_pdp.explain import explain
+from xtenant_pdp.snapshot import load as load_snapshot
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    FAILURE = 1
+    DENY = 2
+    INVALID_POLICY = 3
+    USAGE = 64
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _compile_options(args: argparse.Namespace) -> CompileOptions:
+    return CompileOptions(
+        strict=args.strict,
+        missing_half=MissingHalf.NO_RESTRICTION if args.missing_half == "no-restriction" else MissingHalf.INHERIT,
+        automatic_redemption_across_clouds=args.cross_cloud_automatic_redemption,
+    )
+
+
+def _add_compile_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strict", action="store_true", help="treat findings (2.3 C1-C5, D7) as errors")
+    p.add_argument(
+        "--missing-half",
+        choices=["inherit", "no-restriction"],
+        default="inherit",
+        help="R4: a B2B setting's missing half inherits the default's (D2, default) or restricts nothing",
+    )
+    p.add_argument(
+        "--cross-cloud-automatic-redemption",
+        action="store_true",
+        help="2.7: let automatic redemption work across clouds (D1 says it does not)",
+    )
+
+
+def _print_issues(issues: Sequence[CompileIssue], out: IO[str], *, show_info: bool = False) -> None:
+    for issue in issues:
+        if issue.severity is Severity.INFO and not show_info:
+            continue
+        out.write(f"{issue.severity.value}: {issue}\n")
+
+
+def _compile(args: argparse.Namespace) -> CompileResult | None:
+    try:
+        return compile_policy_dir(args.policy_dir, _compile_options(args))
+    except CompileErrors as exc:
+        if getattr(args, "format", "text") == "json":
+            json.dump({"ok": False, "issues": [i.to_dict() for i in exc.issues]}, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        _print_issues(exc.issues, sys.stderr, show_info=True)
+        sys.stderr.write(f"{exc.args[0]}: {args.policy_dir}\n")
+        return None
+
+
+def cmd_compile(args: argparse.Namespace) -> ExitCode:
+    result = _compile(args)
+    if result is None:
+        return ExitCode.INVALID_POLICY
+    _print_issues(result.findings, sys.stderr)
+    Path(args.output).write_bytes(result.data)
+    info = result.info
+    sys.stderr.write(
+        f"compiled {info.tenant_count} tenant(s), {info.partner_count} partner(s) -> {args.output} "
+        f"({len(result.data)} bytes, {info.snapshot_id})\n"
+    )
+    return ExitCode.OK
+
+
+def cmd_validate(args: argparse.Namespace) -> ExitCode:
+    result = _compile(args)
+    if result is None:
+        return ExitCode.INVALID_POLICY
+    shown = [f for f in result.findings if args.show_unknown or f.severity is not Severity.INFO]
+    if args.format == "json":
+        json.dump({"ok": True, "issues": [f.to_dict() for f in shown]}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_issues(shown, sys.stdout, show_info=args.show_unknown)
+        warnings = sum(f.severity is Severity.WARNING for f in result.findings)
+        sys.stdout.write(
+            f"ok: {result.info.tenant_count} tenant(s), {result.info.partner_count} partner(s), {warnings} warning(s)\n"
+        )
+    return ExitCode.OK
+
+
+def _engine(args: argparse.Namespace) -> Engine | None:
+    try:
+        if args.snapshot:
+            return Engine.from_snapshot(args.snapshot)
+        return Engine.from_policy_dir(args.policy, _compile_options(args))
+    except SnapshotLoadError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+    except CompileErrors as exc:
+        _print_issues(exc.issues, sys.stderr)
+        sys.stderr.write(f"{exc.args[0]}: {args.policy}\n")
+    return None
+
+
+def cmd_check(args: argparse.Namespace) -> ExitCode:
+    engine = _engine(args)
+    if engine is None:
+        return ExitCode.FAILURE
+    source = open(args.input, encoding="utf-8") if args.input else sys.stdin  # noqa: SIM115
+    failed = 0
+    out = sys.stdout
+    try:
+        for line in source:
+            if not line.strip():
+                continue
+            answer = engine.check(line)
+            failed += "error" in answer
+            out.write(json.dumps(answer, separators=(",", ":")) + "\n")
+    finally:
+        if source is not sys.stdin:
+            source.close()
+    out.flush()
+    return ExitCode.FAILURE if failed else ExitCode.OK
+
+
+def cmd_explain(args: argparse.Namespace) -> ExitCode:
+    engine = _engine(args)
+    if engine is None:
+        return ExitCode.FAILURE
+    text = args.question if args.question is not None else sys.stdin.read()
+    try:
+        query = convert.query_from_proto(convert.request_from_json(text))
+    except QueryError as exc:
+        sys.stderr.write(f"error: invalid question: {exc}\n")
+        return ExitCode.FAILURE
+    result, lines = explain(engine.index, query)
+    sys.stdout.write(f"snapshot {engine.snapshot_id}\n" + "\n".join(lines) + "\n")
+    return ExitCode.OK if result.allowed else ExitCode.DENY
+
+
+def cmd_inspect(args: argparse.Namespace) -> ExitCode:
+    try:
+        info, snapshot = load_snapshot(Path(args.snapshot).read_bytes(), name=args.snapshot)
+    except (OSError, SnapshotLoadError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return ExitCode.FAILURE
+    header = {
+        "snapshotId": info.snapshot_id,
+        "formatVersion": info.format_version,
+        "compilerVersion": info.compiler_version,
+        "compilerRelease": info.compiler_release,
+        "createdAt": info.created_at.isoformat(),
+        "sourceDigest": info.source_digest,
+        "tenantCount": info.tenant_count,
+        "partnerCount": info.partner_count,
+    }
+    if args.body:
+        header["body"] = json_format.MessageToDict(snapshot)
+    json.dump(header, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return ExitCode.OK
+
+
+def _add_source(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--snapshot", metavar="FILE", help="a compiled snapshot")
+    group.add_argument("--policy", metavar="DIR", help="a policy directory, compiled on the spot")
+    _add_compile_options(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="xtenant-pdp", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("compile", help="compile a policy directory into a snapshot")
+    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("-o", "--output", required=True, metavar="SNAPSHOT")
+    _add_compile_options(p)
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("validate", help="report errors and findings of a policy directory")
+    p.add_argument("policy_dir", metavar="POLICY_DIR")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--show-unknown", action="store_true", help="also list unknown properties that were ignored")
+    _add_compile_options(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("check", help="answer CheckRequest JSON lines from stdin, one response line each")
+    _add_source(p)
+    p.add_argument("--input", metavar="FILE", help="read questions from FILE instead of stdin")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("explain", help="answer one question in human words")
+    _add_source(p)
+    p.add_argument("question", nargs="?", help="a CheckRequest as JSON (default: read stdin)")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("inspect", help="print a snapshot's header (and body with --body)")
+    p.add_argument("snapshot", metavar="SNAPSHOT")
+    p.add_argument("--body", action="store_true")
+    p.set_defaults(func=cmd_inspect)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:  # pragma: no cover - e.g. `| head`
+        return ExitCode.OK
+    except KeyboardInterrupt:  # pragma: no cover
+        return ExitCode.FAILURE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
