@@ -1,0 +1,26 @@
+"""Shared fixtures. `--update-golden` rewrites golden files instead of comparing against them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xtenant_pdp.engine import Engine
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_POLICY = REPO / "xtenant_pdp" / "examples" / "policy"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite golden files from current output")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def example_engine() -> Engine:
+    return Engine.from_policy_dir(EXAMPLE_POLICY)
