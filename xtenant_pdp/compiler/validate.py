@@ -60,7 +60,7 @@ def _check_half(config: TargetConfiguration, half: str) -> Iterator[CompileIssue
     allowed_types = {TargetType.USER, TargetType.GROUP} if half == "usersAndGroups" else {TargetType.APPLICATION}
     for target in config.targets:
         value = target.target
-        type_loc = Loc(target.loc.file, target.loc.path.rsplit(".", 1)[0] + ".targetType")
+        type_loc = target.loc("targetType")
         if target.target_type not in allowed_types:
             expected = " or ".join(sorted(f'"{t.value}"' for t in allowed_types))
             yield _issue(
@@ -76,13 +76,13 @@ def _check_half(config: TargetConfiguration, half: str) -> Iterator[CompileIssue
                 )
             continue
         if value in other_keywords:
-            yield _issue(target.loc, f"`{value}` does not belong in {half}", IssueCode.TARGET_TYPE_MISMATCH)
+            yield _issue(target.loc(), f"`{value}` does not belong in {half}", IssueCode.TARGET_TYPE_MISMATCH)
             continue
         if not is_guid(value):
             best = suggest(value, keywords)
             hint = f'did you mean "{best}"?' if best else "use an object or application id (GUID)"
             yield _issue(
-                target.loc,
+                target.loc(),
                 f"`{value}` is neither a GUID nor a keyword",
                 IssueCode.INVALID_TARGET,
                 hint=hint,

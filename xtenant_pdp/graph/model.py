@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Loc:
+class Loc(NamedTuple):
+    """Where a node sits: source file and JSON path. A tuple: parsing makes one per node."""
+
     file: str
     path: str
 
     def child(self, name: str | int) -> Loc:
-        suffix = f"[{name}]" if isinstance(name, int) else f".{name}"
-        return Loc(self.file, self.path + suffix)
+        if isinstance(name, int):
+            return Loc(self.file, f"{self.path}[{name}]")
+        return Loc(self.file, f"{self.path}.{name}")
 
 
 class AccessType(enum.Enum):
@@ -47,7 +50,12 @@ MICROSOFT_ACCOUNT_TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
 class Target:
     target: str
     target_type: TargetType
-    loc: Loc
+    #: The `targets` array holding this target, and the position in it (paths are built on demand).
+    list_loc: Loc
+    index: int
+
+    def loc(self, field: str = "target") -> Loc:
+        return Loc(self.list_loc.file, f"{self.list_loc.path}[{self.index}].{field}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -102,32 +102,40 @@ _SYNC_KEYS = frozenset(
     {"tenantId", "displayName", "userSyncInbound", "groupSyncInbound", "externalCloudAuthorizedApplicationId"}
 )
 _TENANT_KEYS = frozenset({"tenantId", "cloud", "displayName", "license"})
+_TARGET_TYPES = {t.value: t for t in TargetType}
 _CLOUDS = ("microsoftonline.com", "microsoftonline.us", "partner.microsoftonline.cn")
 
 
 class GraphParser(Reader):
     """Typed readers for each Graph resource, all sharing one issue list."""
 
-    def target(self, value: object, at: Loc) -> Target | None:
-        data = self.obj(value, at, nullable=False)
-        if data is None:
+    def target(self, value: object, list_loc: Loc, index: int) -> Target | None:
+        if value.__class__ is not dict:
+            self.obj(value, list_loc.child(index), nullable=False)
             return None
+        data: dict[str, Any] = value  # type: ignore[assignment]
+        target = data.get("target")
+        target_type = _TARGET_TYPES.get(data.get("targetType"))  # type: ignore[arg-type]
+        if target.__class__ is str and target_type is not None and len(data) == 2:
+            return Target(target=target, target_type=target_type, list_loc=list_loc, index=index)  # type: ignore[arg-type]
+        # Slow path: say what is wrong.
+        at = list_loc.child(index)
         self.check_keys(data, at, _TARGET_KEYS)
-        target = self.string(data, "target", at, required=True)
-        target_type = self.enum_value(data.get("targetType"), at.child("targetType"), TargetType)
-        if target is None or target_type is None:
+        checked_target = self.string(data, "target", at, required=True)
+        checked_type = self.enum_field(data, "targetType", at, TargetType)
+        if checked_target is None or checked_type is None:
             return None
-        return Target(target=target, target_type=target_type, loc=at.child("target"))
+        return Target(target=checked_target, target_type=checked_type, list_loc=list_loc, index=index)
 
     def target_configuration(self, value: object, at: Loc) -> TargetConfiguration | None:
         data = self.obj(value, at)
         if data is None:
             return None
         self.check_keys(data, at, _TARGET_CONFIG_KEYS)
-        access = self.enum_value(data.get("accessType"), at.child("accessType"), AccessType)
+        access = self.enum_field(data, "accessType", at, AccessType)
         targets_at = at.child("targets")
         raw = self.array(data.get("targets"), targets_at)
-        targets = tuple(t for i, v in enumerate(raw) if (t := self.target(v, targets_at.child(i))))
+        targets = tuple(t for i, v in enumerate(raw) if (t := self.target(v, targets_at, i)))
         if access is None or len(targets) != len(raw):
             return None
         return TargetConfiguration(access_type=access, targets=targets, loc=at)
@@ -323,7 +331,7 @@ class GraphParser(Reader):
                 )
             else:
                 self.wrong_type(at.child("cloud"), cloud_value, "a string")
-        license_ = self.enum_value(data.get("license"), at.child("license"), License, required=False)
+        license_ = self.enum_field(data, "license", at, License, required=False)
         display_name = self.string(data, "displayName", at)
         if tenant_id is None or cloud is None:
             return None

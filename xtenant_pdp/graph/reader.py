@@ -46,6 +46,16 @@ def suggest(value: str, choices: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
+_ENUM_MEMBERS: dict[type, dict[str, Any]] = {}
+
+
+def _enum_members(enum_type: type[E]) -> dict[str, E]:
+    members = _ENUM_MEMBERS.get(enum_type)
+    if members is None:
+        members = _ENUM_MEMBERS[enum_type] = {m.value: m for m in enum_type}
+    return members
+
+
 def is_guid(value: str) -> bool:
     return GUID_RE.fullmatch(value) is not None
 
@@ -96,25 +106,27 @@ class Reader:
             if key not in known and not key.startswith("@odata.") and "@odata." not in key:
                 self.unknown.append(loc.child(key))
 
-    def field(self, data: dict[str, Any], key: str, loc: Loc) -> tuple[Any, Loc]:
-        return data.get(key), loc.child(key)
+    # The readers below build a child Loc only on the error path: parsing 100,000 partners
+    # reads millions of fields and almost all of them are fine.
 
     def boolean(self, data: dict[str, Any], key: str, loc: Loc) -> bool | None:
-        value, at = self.field(data, key, loc)
-        if value is None or isinstance(value, bool):
+        value = data.get(key)
+        if value is None or value is True or value is False:
             return value
-        self.wrong_type(at, value, "a boolean or null")
+        self.wrong_type(loc.child(key), value, "a boolean or null")
         return None
 
     def string(self, data: dict[str, Any], key: str, loc: Loc, *, required: bool = False) -> str | None:
-        value, at = self.field(data, key, loc)
+        value = data.get(key)
+        if value.__class__ is str:
+            return value  # type: ignore[no-any-return]
         if value is None:
             if required:
-                self.error(at, "is required", IssueCode.MISSING_FIELD, hint=f"add `{key}`")
+                self.error(loc.child(key), "is required", IssueCode.MISSING_FIELD, hint=f"add `{key}`")
             return None
         if isinstance(value, str):
             return value
-        self.wrong_type(at, value, "a string")
+        self.wrong_type(loc.child(key), value, "a string")
         return None
 
     def guid(self, data: dict[str, Any], key: str, loc: Loc, *, required: bool = False) -> str | None:
@@ -131,6 +143,14 @@ class Reader:
             )
             return None
         return value.lower()
+
+    def enum_field(self, data: dict[str, Any], key: str, loc: Loc, enum_type: type[E], *,
+                   required: bool = True) -> E | None:
+        value = data.get(key)
+        member = _enum_members(enum_type).get(value) if value.__class__ is str else None
+        if member is not None:
+            return member
+        return self.enum_value(value, loc.child(key), enum_type, required=required)
 
     def enum_value(self, value: object, at: Loc, enum_type: type[E], *, required: bool = True) -> E | None:
         """An enum member by its Graph spelling; unknown values are errors naming the closest (D6)."""

@@ -1,0 +1,239 @@
+"""Micro-benchmark: in-process decision time per question kind on synthetic policies.
+
+    python -m xtenant_pdp.bench.micro [--partners 10 10000 100000] [--json results.json]
+
+Not a test: it prints figures measured side by side in one run, because absolute times on a
+shared machine drift by a third. The reference is a bare hand-indexed evaluator (one dict
+look-up and the 2.2 set tests, nothing else) run on the same questions in the same process;
+its decisions are checked identical to the engine's before anything is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from xtenant_pdp import convert
+from xtenant_pdp.compiler import compile_policy_dir
+from xtenant_pdp.decision import AccessQuery, Decision, Query
+from xtenant_pdp.errors import QueryError
+from xtenant_pdp.evaluator import evaluate, evaluate_access
+from xtenant_pdp.index import Index
+from xtenant_pdp.loader import load_snapshot_bytes
+from xtenant_pdp.synthetic import QUESTION_KINDS, questions, write_policy_dir
+
+_perf_ns = time.perf_counter_ns
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    kind: str
+    count: int
+    median_ns: float
+    p99_ns: float
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values (q in 0..100)."""
+    if not sorted_values:
+        raise ValueError("no values")
+    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+def _overhead_ns(rounds: int = 20000) -> float:
+    """What timing an empty call costs, subtracted from every sample."""
+
+    def nothing(_a: object, _b: object) -> None:
+        return None
+
+    samples = []
+    for _ in range(rounds):
+        t0 = _perf_ns()
+        nothing(None, None)
+        samples.append(_perf_ns() - t0)
+    return statistics.median(samples)
+
+
+def time_calls(fn: Callable[[Any, Any], object], index: Any, items: Sequence[Any], passes: int) -> list[float]:
+    """Per-call times in ns (timer overhead not yet removed). GC off while timing."""
+    samples: list[float] = []
+    append = samples.append
+    gc.disable()
+    try:
+        for _ in range(passes):
+            for item in items:
+                t0 = _perf_ns()
+                fn(index, item)
+                append(_perf_ns() - t0)
+    finally:
+        gc.enable()
+    return samples
+
+
+def _summarise(kind: str, samples: list[float], overhead: float) -> Timing:
+    adjusted = sorted(max(0.0, s - overhead) for s in samples)
+    return Timing(kind, len(adjusted), statistics.median(adjusted), percentile(adjusted, 99))
+
+
+# --------------------------------------------------------------------------- the bare reference
+
+
+def bare_access_table(index: Index) -> dict[tuple[str, str, int, int], tuple[Any, ...]]:
+    """A hand-indexed table of the same settings: (tenant, partner, direction, feature) -> sets."""
+    table: dict[tuple[str, str, int, int], tuple[Any, ...]] = {}
+    for tenant_id, tenant in index.tenants.items():
+        for partner_id, config in [("", tenant.default), *tenant.partners.items()]:
+            for direction in (1, 2):
+                for feature in (1, 2):
+                    s = config.channels[direction][feature]
+                    table[(tenant_id, partner_id, direction, feature)] = (
+                        s.u_allowed,
+                        s.u_all,
+                        s.u_ids,
+                        s.a_allowed,
+                        s.a_all,
+                        s.a_ids,
+                    )
+    return table
+
+
+def bare_access(table: dict[tuple[str, str, int, int], tuple[Any, ...]], q: AccessQuery) -> bool:
+    """2.2 with nothing else: no reasons, no clouds, no missing-tenant handling."""
+    row = (
+        table.get((q.tenant_id, q.external_tenant_id, q.direction, q.feature))
+        or table[(q.tenant_id, "", q.direction, q.feature)]
+    )
+    u_allowed, u_all, u_ids, a_allowed, a_all, a_ids = row
+    u_in = u_all or q.user_id in u_ids or not u_ids.isdisjoint(q.group_ids)
+    a_in = a_all or q.application_id in a_ids
+    if not u_allowed and not a_allowed:
+        return not (u_in and a_in)
+    return u_in is u_allowed and a_in is a_allowed
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _typed(index: Index, raw: list[dict[str, Any]]) -> dict[str, list[Query]]:
+    by_kind: dict[str, list[Query]] = {}
+    for item in raw:
+        kind = next(iter(item))
+        try:
+            query = convert.query_from_proto(convert.request_from_json(item))
+        except QueryError:
+            continue
+        by_kind.setdefault(kind, []).append(query)
+    return by_kind
+
+
+def bench_size(partners: int, *, workdir: Path, count: int, passes: int, overhead: float) -> dict[str, Any]:
+    policy = write_policy_dir(workdir / f"policy-{partners}", partners=partners, tenants=3)
+    t0 = time.perf_counter()
+    compiled = compile_policy_dir(policy.root)
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    index = load_snapshot_bytes(compiled.data)
+    load_s = time.perf_counter() - t0
+    raw = questions(policy, count, seed=partners)
+    by_kind = _typed(index, raw)
+    # Same tenants for the reference, which knows no missing tenants.
+    access = [
+        q
+        for q in by_kind.get("access", [])
+        if isinstance(q, AccessQuery)
+        and q.tenant_id in index.tenants
+        and (q.external_cloud is None or q.external_cloud is index.tenants[q.tenant_id].cloud)
+    ]
+    table = bare_access_table(index)
+    mismatched = [
+        q
+        for q in access
+        if q.external_tenant_id != q.tenant_id
+        and index.clouds.get(q.external_tenant_id, index.tenants[q.tenant_id].cloud) is index.tenants[q.tenant_id].cloud
+        and (evaluate_access(index, q).decision is Decision.ALLOW) != bare_access(table, q)
+    ]
+    if mismatched:
+        raise SystemExit(f"engine and bare reference disagree on {len(mismatched)} questions, e.g. {mismatched[0]}")
+    timings = [_summarise("access (bare reference)", time_calls(bare_access, table, access, passes), overhead)]
+    timings.append(_summarise("access", time_calls(evaluate_access, index, access, passes), overhead))
+    for kind in QUESTION_KINDS:
+        if kind != "access" and by_kind.get(kind):
+            timings.append(_summarise(kind, time_calls(evaluate, index, by_kind[kind], passes), overhead))
+    requests = [convert.request_from_json(item) for item in raw[:2000]]
+
+    def edge(idx: Index, request: Any) -> object:
+        try:
+            return convert.response_from_result(evaluate(idx, convert.query_from_proto(request)), idx.snapshot_id)
+        except QueryError as exc:
+            return convert.error_response(exc, idx.snapshot_id)
+
+    timings.append(_summarise("any, with protobuf conversion", time_calls(edge, index, requests, passes), overhead))
+    return {
+        "partners": partners,
+        "compile_s": round(compile_s, 3),
+        "load_s": round(load_s, 3),
+        "snapshot_bytes": len(compiled.data),
+        "timings": [asdict(t) for t in timings],
+    }
+
+
+def _row(t: dict[str, Any]) -> str:
+    return f"  {t['kind']:<34} {t['count']:>9} {t['median_ns'] / 1000:>10.3f} {t['p99_ns'] / 1000:>10.3f}"
+
+
+def report(results: list[dict[str, Any]], out: Any = sys.stdout) -> None:
+    for r in results:
+        out.write(
+            f"\n{r['partners']} partners: compile {r['compile_s']} s, load {r['load_s']} s, "
+            f"snapshot {r['snapshot_bytes'] / 1e6:.1f} MB\n"
+            f"  {'question':<34} {'samples':>9} {'median us':>10} {'p99 us':>10}\n"
+        )
+        for t in r["timings"]:
+            out.write(_row(t) + "\n")
+    medians = [{t["kind"]: t["median_ns"] for t in r["timings"]} for r in results]
+    out.write("\nratios (same run):\n")
+    for r, m in zip(results, medians, strict=True):
+        out.write(
+            f"  {r['partners']:>7} partners: access / bare reference = "
+            f"{m['access'] / m['access (bare reference)']:.2f}x\n"
+        )
+    if len(results) > 1:
+        base = medians[0]["access"]
+        for r, m in zip(results[1:], medians[1:], strict=True):
+            out.write(
+                f"  access at {r['partners']} / at {results[0]['partners']} partners = {m['access'] / base:.2f}x\n"
+            )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m xtenant_pdp.bench.micro", description=__doc__.split("\n")[0])
+    parser.add_argument("--partners", type=int, nargs="+", default=[10, 10000])
+    parser.add_argument("--questions", type=int, default=20000, help="questions drawn per policy size")
+    parser.add_argument("--passes", type=int, default=5, help="times each question is asked")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    overhead = _overhead_ns()
+    with tempfile.TemporaryDirectory(prefix="xtenant-micro-") as tmp:
+        results = [
+            bench_size(n, workdir=Path(tmp), count=args.questions, passes=args.passes, overhead=overhead)
+            for n in args.partners
+        ]
+    sys.stdout.write(f"timer overhead subtracted: {overhead:.0f} ns per sample; python {sys.version.split()[0]}\n")
+    report(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"timer_overhead_ns": overhead, "results": results}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
