@@ -1,4 +1,4 @@
-"""`xtenant-pdp`: compile, validate, check, explain and inspect (serve lives in the service).
+"""`xtenant-pdp`: compile, validate, check, explain, inspect and serve.
 
 Exit codes (ExitCode): 0 ok or allow, 1 failure (a bad question line, an unreadable
 snapshot), 2 deny (explain), 3 policy compile or validation errors, 64 usage.
@@ -184,6 +184,25 @@ def cmd_inspect(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK
 
 
+def cmd_serve(args: argparse.Namespace) -> ExitCode:
+    import asyncio
+
+    from xtenant_pdp import app, logs
+    from xtenant_pdp.config import ConfigError, settings_from
+
+    try:
+        settings = settings_from(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"xtenant-pdp serve: error: {exc}\n")
+        return ExitCode.USAGE
+    logs.configure(settings.log_level)
+    if settings.workers > 1:
+        from xtenant_pdp.workers import run_workers
+
+        return ExitCode(run_workers(settings, sys.argv[1:]))
+    return ExitCode(asyncio.run(app.serve(settings)))
+
+
 def _add_source(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--snapshot", metavar="FILE", help="a compiled snapshot")
@@ -218,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(p)
     p.add_argument("question", nargs="?", help="a CheckRequest as JSON (default: read stdin)")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("serve", help="run the gRPC decision service (DecisionService, ext_authz, health)")
+    from xtenant_pdp.config import add_serve_arguments
+
+    add_serve_arguments(p)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("inspect", help="print a snapshot's header (and body with --body)")
     p.add_argument("snapshot", metavar="SNAPSHOT")

@@ -1,0 +1,221 @@
+"""Composition root of `xtenant-pdp serve`: settings -> metrics -> holder -> reloader -> gRPC server.
+
+One grpc.aio server: every handler runs on one event loop thread, so the decision cache needs
+no lock and a decision is never interleaved with a swap; snapshot loading and compiling run on
+a worker thread and finish with a single reference swap. SIGTERM flips health to NOT_SERVING
+and stops the server with a grace period for in-flight calls; SIGHUP reloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry, start_http_server
+
+from xtenant_pdp.api import pdp_pb2
+from xtenant_pdp.compiler import CompileOptions
+from xtenant_pdp.config import ListenAddress, Settings
+from xtenant_pdp.metrics import Metrics
+from xtenant_pdp.service.holder import SnapshotHolder
+from xtenant_pdp.service.interceptors import MetricsInterceptor
+from xtenant_pdp.service.reloader import PolicyDirSource, Reloader, SnapshotFileSource, SnapshotSource
+from xtenant_pdp.service.servicer import SERVICE_NAME, DecisionServicer
+
+log = logging.getLogger("xtenant_pdp.server")
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+HEALTH_SERVICES = ("", SERVICE_NAME)
+
+
+@dataclass
+class Server:
+    """A started server and what it owns; ``stop()`` tears it down in order."""
+
+    grpc_server: grpc.aio.Server
+    holder: SnapshotHolder
+    reloader: Reloader
+    metrics: Metrics
+    health: health_aio.HealthServicer
+    settings: Settings
+    bound: list[str] = field(default_factory=list)
+    metrics_http: Any = None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        await self.health.enter_graceful_shutdown()
+        for task in self._tasks:
+            task.cancel()
+        await self.grpc_server.stop(self.settings.grace_period_s if grace_s is None else grace_s)
+        if self.metrics_http is not None:
+            self.metrics_http.shutdown()
+            self.metrics_http.server_close()
+        for address in self.settings.listen:
+            if address.is_unix:
+                with contextlib.suppress(OSError):
+                    address.path.unlink()
+
+
+def source_for(settings: Settings, options: CompileOptions | None = None) -> SnapshotSource:
+    if settings.snapshot is not None:
+        return SnapshotFileSource(settings.snapshot)
+    assert settings.policy is not None
+    return PolicyDirSource(settings.policy, options or CompileOptions())
+
+
+def _prepare_unix_socket(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() or path.is_symlink():
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise RuntimeError(f"{path} exists and is not a socket")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            path.unlink()  # stale socket from a previous run
+        else:
+            raise RuntimeError(f"{path} is in use by another process")
+        finally:
+            probe.close()
+
+
+def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    pair = (settings.tls_key.read_bytes(), settings.tls_cert.read_bytes())
+    client_ca = settings.tls_client_ca.read_bytes() if settings.tls_client_ca else None
+    return grpc.ssl_server_credentials([pair], root_certificates=client_ca, require_client_auth=client_ca is not None)
+
+
+def _bind(server: grpc.aio.Server, address: ListenAddress, credentials: grpc.ServerCredentials | None) -> str:
+    if address.is_unix:
+        _prepare_unix_socket(address.path)
+        server.add_insecure_port(address.raw)
+        return address.raw
+    port = (
+        server.add_secure_port(address.raw, credentials)
+        if credentials is not None
+        else server.add_insecure_port(address.raw)
+    )
+    if port == 0:
+        raise RuntimeError(f"cannot listen on {address.raw}")
+    host = address.raw.rpartition(":")[0]
+    return f"{host}:{port}"
+
+
+def _start_metrics_http(settings: Settings, registry: CollectorRegistry) -> Any:
+    if settings.metrics_listen is None:
+        return None
+    host, _, port = settings.metrics_listen.rpartition(":")
+    http_server, _thread = start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)
+    return http_server
+
+
+def _health_updater(holder: SnapshotHolder, health: health_aio.HealthServicer) -> Callable[[], None]:
+    loop = asyncio.get_running_loop()
+
+    def update() -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if holder.serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in HEALTH_SERVICES:
+            loop.create_task(health.set(name, status))
+
+    return update
+
+
+async def start(
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    serve_metrics: bool = True,
+    extra_handlers: Callable[[grpc.aio.Server, SnapshotHolder, Metrics], list[str]] | None = None,
+) -> Server:
+    """Build, bind and start everything; the first snapshot load is awaited (it may fail)."""
+    registry = registry if registry is not None else CollectorRegistry()
+    metrics = Metrics(registry)
+    holder = SnapshotHolder(cache_size=settings.cache_size, max_age_s=settings.max_snapshot_age_s)
+    health = health_aio.HealthServicer()
+    for name in HEALTH_SERVICES:
+        await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reloader = Reloader(
+        source_for(settings),
+        holder,
+        metrics,
+        interval_s=settings.reload_interval_s,
+        on_change=_health_updater(holder, health),
+    )
+    grpc_server = grpc.aio.server(
+        interceptors=[MetricsInterceptor(metrics)],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+        ],
+    )
+    servicer = DecisionServicer(holder, metrics, max_batch=settings.max_batch)
+    grpc_server.add_generic_rpc_handlers([servicer.handler()])
+    health_pb2_grpc.add_HealthServicer_to_server(health, grpc_server)
+    services = [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+    if extra_handlers is not None:
+        services += extra_handlers(grpc_server, holder, metrics)
+    # Reflection needs the descriptors of the raw-bytes services in the default pool.
+    _ = pdp_pb2.DESCRIPTOR
+    reflection.enable_server_reflection([*services, reflection.SERVICE_NAME], grpc_server)
+    credentials = _credentials(settings)
+    bound = [_bind(grpc_server, address, credentials) for address in settings.listen]
+    await grpc_server.start()
+    for address in settings.listen:
+        if address.is_unix:
+            os.chmod(address.path, settings.socket_mode)
+    server = Server(grpc_server, holder, reloader, metrics, health, settings, bound)
+    if serve_metrics:
+        server.metrics_http = _start_metrics_http(settings, registry)
+    log.info(
+        "listening",
+        extra={
+            "addresses": bound,
+            "metrics": settings.metrics_listen if serve_metrics else None,
+            "tls": credentials is not None,
+            "pid": os.getpid(),
+        },
+    )
+    await reloader.tick()
+    if holder.current is None:
+        log.error("no snapshot could be loaded yet; NOT_SERVING until one loads", extra={"error": holder.last_error})
+    server._tasks.append(asyncio.create_task(reloader.run()))
+    return server
+
+
+async def serve(
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    serve_metrics: bool = True,
+    extra_handlers: Any = None,
+) -> int:
+    """Run until SIGTERM or SIGINT; reload on SIGHUP. Returns the process exit code."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    server = await start(settings, registry=registry, serve_metrics=serve_metrics, extra_handlers=extra_handlers)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, server.reloader.request_reload)
+    await stop.wait()
+    log.info("stopping: finishing in-flight calls", extra={"grace_period_s": settings.grace_period_s})
+    await server.stop()
+    log.info("stopped")
+    return 0

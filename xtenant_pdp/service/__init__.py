@@ -1,0 +1,1 @@
+"""The gRPC edge: the only package besides cli.py that imports grpc."""

@@ -1,0 +1,185 @@
+"""RELOAD: watch the snapshot source, load a changed one off the event loop, swap when whole.
+
+Polls a cheap fingerprint (the resolved path and its inode, size and mtime, which changes on
+the atomic symlink swap a Kubernetes ConfigMap mount does) and reloads on SIGHUP. A bad new
+snapshot (corrupt, truncated, wrong version, failing compile) is logged and counted and the
+last good one keeps serving; the reloader never raises into serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from xtenant_pdp.compiler import DEFAULT_OPTIONS, CompileOptions
+from xtenant_pdp.errors import CompileErrors, SnapshotLoadError
+from xtenant_pdp.index import Index
+from xtenant_pdp.loader import load_policy_dir, load_snapshot_file
+from xtenant_pdp.metrics import Metrics
+from xtenant_pdp.service.holder import Active, SnapshotHolder
+
+log = logging.getLogger("xtenant_pdp.reload")
+
+
+class SnapshotSource(Protocol):
+    description: str
+
+    def fingerprint(self) -> object:
+        """Cheap to compute; changes whenever the content may have changed."""
+
+    def load(self) -> Index:
+        """Raises SnapshotLoadError or CompileErrors."""
+
+
+def _stat_key(path: Path) -> tuple[object, ...]:
+    try:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+    except OSError as exc:
+        return ("missing", str(exc))
+    return (real, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@dataclass(frozen=True)
+class SnapshotFileSource:
+    path: Path
+
+    @property
+    def description(self) -> str:
+        return str(self.path)
+
+    def fingerprint(self) -> object:
+        return _stat_key(self.path)
+
+    def load(self) -> Index:
+        return load_snapshot_file(self.path)
+
+
+@dataclass(frozen=True)
+class PolicyDirSource:
+    path: Path
+    options: CompileOptions = DEFAULT_OPTIONS
+
+    @property
+    def description(self) -> str:
+        return f"policy directory {self.path}"
+
+    def fingerprint(self) -> object:
+        keys = []
+        for folder, dirs, files in os.walk(self.path, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            keys.extend(_stat_key(Path(folder) / name) for name in sorted(files) if name.endswith(".json"))
+        return tuple(keys)
+
+    def load(self) -> Index:
+        return load_policy_dir(self.path, self.options)
+
+
+class Reloader:
+    """Owns what changes the active snapshot: the first load, polling and SIGHUP."""
+
+    def __init__(
+        self,
+        source: SnapshotSource,
+        holder: SnapshotHolder,
+        metrics: Metrics,
+        *,
+        interval_s: float = 2.0,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.source = source
+        self.holder = holder
+        self.metrics = metrics
+        self.interval_s = interval_s
+        self.on_change = on_change
+        self._last_fingerprint: object = None
+        self._wake = asyncio.Event()
+        self._force = False
+
+    def request_reload(self) -> None:
+        """SIGHUP: reload now even if the fingerprint did not change."""
+        self._force = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            await self.tick()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def tick(self) -> Active | None:
+        """One poll. Returns the new Active when a snapshot was activated."""
+        force, self._force = self._force, False
+        try:
+            return await self._reload_if_changed(force)
+        finally:
+            self._refresh_staleness()
+
+    async def _reload_if_changed(self, force: bool) -> Active | None:
+        loop = asyncio.get_running_loop()
+        fingerprint = await loop.run_in_executor(None, self.source.fingerprint)
+        if not force and fingerprint == self._last_fingerprint:
+            return None
+        # Remember it even if the load fails: a broken file is retried once it changes (or on SIGHUP).
+        self._last_fingerprint = fingerprint
+        try:
+            index = await loop.run_in_executor(None, self.source.load)
+        except (SnapshotLoadError, CompileErrors, OSError) as exc:
+            self._reject(exc)
+            return None
+        return self._activate(index)
+
+    def _reject(self, exc: Exception) -> None:
+        self.metrics.snapshot_load_failures.inc()
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self.holder.record_failure(message)
+        issues = [str(i) for i in exc.issues[:20]] if isinstance(exc, CompileErrors) else []
+        current = self.holder.current
+        log.error(
+            "snapshot rejected; the previous snapshot keeps serving",
+            extra={
+                "source": self.source.description,
+                "error": message,
+                "issues": issues,
+                "active_snapshot": current.snapshot_id if current else None,
+            },
+        )
+
+    def _activate(self, index: Index) -> Active | None:
+        current = self.holder.current
+        if current is not None and current.snapshot_id == index.snapshot_id:
+            return None
+        previous = current.snapshot_id if current is not None else None
+        active = self.holder.activate(index, self.source.description)
+        self.metrics.snapshot_activated(
+            active.snapshot_id, previous, active.loaded_at, index.partner_count, len(index.tenants)
+        )
+        log.info(
+            "snapshot activated",
+            extra={
+                "snapshot_id": active.snapshot_id,
+                "previous": previous,
+                "generation": active.generation,
+                "tenants": len(index.tenants),
+                "partners": index.partner_count,
+                "source": self.source.description,
+            },
+        )
+        self.on_change()
+        return active
+
+    def _refresh_staleness(self) -> None:
+        was_stale = self.holder.stale
+        stale = self.holder.refresh_staleness()
+        self.metrics.snapshot_stale.set(1 if stale else 0)
+        if stale != was_stale:
+            log.warning("snapshot staleness changed", extra={"stale": stale, "age_s": self.holder.age_s()})
+            self.on_change()

@@ -1,0 +1,200 @@
+"""SERVE: xtenant.pdp.v1.DecisionService. Convert, evaluate, convert; map typed errors to codes.
+
+No business rule lives here. Check and BatchCheck take and return raw bytes (registered with
+no (de)serializer) so that a cache hit costs one dict look-up and no protobuf work at all; on a
+miss the bytes are parsed, converted (convert.py), evaluated (evaluator.py) and serialized.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from xtenant_pdp import convert
+from xtenant_pdp.api import pdp_pb2
+from xtenant_pdp.decision import Decision, Reason, Source
+from xtenant_pdp.errors import QueryError
+from xtenant_pdp.evaluator import evaluate
+from xtenant_pdp.metrics import Metrics
+from xtenant_pdp.service import wire
+from xtenant_pdp.service.holder import Active, CachedAnswer, SnapshotHolder
+
+log = logging.getLogger("xtenant_pdp.service")
+
+SERVICE_NAME = "xtenant.pdp.v1.DecisionService"
+#: Largest BatchCheck accepted; larger batches are INVALID_ARGUMENT (documented in README).
+MAX_BATCH = 1000
+
+_KIND_OF_FIELD = {
+    "access": "access",
+    "collaboration": "collaboration",
+    "trust": "trust",
+    "automatic_redemption": "automatic_redemption",
+    "identity_sync": "identity_sync",
+    "tenant_restrictions": "tenant_restrictions",
+}
+
+_perf = time.perf_counter
+
+
+class NoSnapshot(Exception):
+    """No snapshot has been activated yet: UNAVAILABLE, clients may retry."""
+
+
+def invalid_argument_status(error: QueryError) -> Any:
+    """INVALID_ARGUMENT with a google.rpc.BadRequest field violation naming the field."""
+    detail = error_details_pb2.BadRequest(
+        field_violations=[error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.message)]
+    )
+    status = status_pb2.Status(code=grpc.StatusCode.INVALID_ARGUMENT.value[0], message=str(error))
+    status.details.add().Pack(detail)
+    return rpc_status.to_status(status)
+
+
+class DecisionServicer:
+    """Answers from ``holder.current``; every answer names the snapshot that gave it."""
+
+    def __init__(self, holder: SnapshotHolder, metrics: Metrics, *, max_batch: int = MAX_BATCH) -> None:
+        self._holder = holder
+        self._metrics = metrics
+        self._max_batch = max_batch
+        self._observe = metrics.decision_duration.observe
+        self._counters = metrics.decision_counters
+        self._hit = metrics.cache_hit.inc
+        self._miss = metrics.cache_miss.inc
+
+    # ------------------------------------------------------------------ one question
+
+    def _stale_answer(self, active: Active, raw: bytes) -> bytes:
+        kind = self._parse(raw)[1]
+        self._counters[(kind, "deny")].inc()
+        return pdp_pb2.CheckResponse(
+            decision=Decision.DENY,
+            reason=Reason.SNAPSHOT_STALE,
+            source=Source.SNAPSHOT,
+            snapshot_id=active.snapshot_id,
+        ).SerializeToString()
+
+    @staticmethod
+    def _parse(raw: bytes) -> tuple[Any, str]:
+        try:
+            request = pdp_pb2.CheckRequest.FromString(raw)
+        except DecodeError:
+            raise QueryError("question", "malformed protobuf") from None
+        query = convert.query_from_proto(request)
+        return query, _KIND_OF_FIELD[request.WhichOneof("question") or ""]
+
+    def answer(self, active: Active, raw: bytes) -> bytes:
+        """One serialized CheckResponse. Raises QueryError for a malformed question."""
+        start = _perf()
+        if self._holder.stale:
+            return self._stale_answer(active, raw)
+        cache = active.cache
+        if cache is not None:
+            hit = cache.get(raw)
+            if hit is not None:
+                self._hit()
+                self._counters[(hit.kind, "allow" if hit.allowed else "deny")].inc()
+                self._observe(_perf() - start)
+                return hit.payload
+            self._miss()
+        query, kind = self._parse(raw)
+        result = evaluate(active.index, query)
+        payload = convert.response_from_result(result, active.snapshot_id).SerializeToString()
+        allowed = result.decision is Decision.ALLOW
+        if cache is not None:
+            cache[raw] = CachedAnswer(payload, kind, allowed)
+        self._counters[(kind, "allow" if allowed else "deny")].inc()
+        self._observe(_perf() - start)
+        return payload
+
+    def _active(self) -> Active:
+        active = self._holder.current
+        if active is None:
+            raise NoSnapshot
+        return active
+
+    # ------------------------------------------------------------------ RPCs (aio)
+
+    async def Check(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:  # noqa: N802 - gRPC names
+        return await _guard(context, lambda: self.answer(self._active(), raw), self._metrics)
+
+    def batch(self, raw: bytes) -> bytes:
+        active = self._active()
+        items = wire.split_items(raw, self._max_batch)
+        if not items:
+            raise QueryError("requests", "is empty: send at least one question")
+        answers = []
+        for i, item in enumerate(items):
+            try:
+                answers.append(self.answer(active, item))
+            except QueryError as exc:
+                self._counters[("invalid", "error")].inc()
+                prefixed = QueryError(f"requests[{i}].{exc.field}", exc.message)
+                answers.append(convert.error_response(prefixed, active.snapshot_id).SerializeToString())
+        return wire.join_items(answers)
+
+    async def BatchCheck(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:  # noqa: N802
+        return await _guard(context, lambda: self.batch(raw), self._metrics)
+
+    def snapshot_info(self) -> pdp_pb2.GetSnapshotInfoResponse:
+        active = self._active()
+        info = active.index.info
+        created = Timestamp()
+        created.FromDatetime(info.created_at)
+        loaded = Timestamp()
+        loaded.FromNanoseconds(int(active.loaded_at * 1e9))
+        return pdp_pb2.GetSnapshotInfoResponse(
+            snapshot_id=info.snapshot_id,
+            format_version=info.format_version,
+            compiler_version=info.compiler_version,
+            compiler_release=info.compiler_release,
+            created_at=created,
+            loaded_at=loaded,
+            source_digest=info.source_digest,
+            tenant_count=len(active.index.tenants),
+            partner_count=active.index.partner_count,
+        )
+
+    async def GetSnapshotInfo(  # noqa: N802
+        self, request: pdp_pb2.GetSnapshotInfoRequest, context: grpc.aio.ServicerContext
+    ) -> pdp_pb2.GetSnapshotInfoResponse:
+        return await _guard(context, self.snapshot_info, self._metrics)
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        """Check/BatchCheck on raw bytes; GetSnapshotInfo with the generated (de)serializers."""
+        return grpc.method_handlers_generic_handler(
+            SERVICE_NAME,
+            {
+                "Check": grpc.unary_unary_rpc_method_handler(self.Check),
+                "BatchCheck": grpc.unary_unary_rpc_method_handler(self.BatchCheck),
+                "GetSnapshotInfo": grpc.unary_unary_rpc_method_handler(
+                    self.GetSnapshotInfo,
+                    request_deserializer=pdp_pb2.GetSnapshotInfoRequest.FromString,
+                    response_serializer=pdp_pb2.GetSnapshotInfoResponse.SerializeToString,
+                ),
+            },
+        )
+
+
+async def _guard(context: grpc.aio.ServicerContext, fn: Callable[[], Any], metrics: Metrics) -> Any:
+    """Typed errors to status codes; anything unexpected is INTERNAL with a generic message."""
+    try:
+        return fn()
+    except QueryError as exc:
+        metrics.decision_counters[("invalid", "error")].inc()
+        status = invalid_argument_status(exc)
+        await context.abort(status.code, status.details, status.trailing_metadata)
+    except NoSnapshot:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "no policy snapshot is loaded yet")
+    except Exception:
+        log.exception("internal error while answering")
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error")

@@ -1,0 +1,89 @@
+"""Protobuf wire format for BatchCheck: split and join ``repeated message field 1`` as bytes.
+
+BatchCheckRequest and BatchCheckResponse are each one repeated message field. Splitting the
+request into its items' bytes lets every item be looked up in the decision cache before any
+parsing, and joining cached response bytes skips building response messages altogether.
+"""
+
+from __future__ import annotations
+
+from xtenant_pdp.errors import QueryError
+
+_ITEM_TAG = 0x0A  # field 1, wire type 2 (length-delimited)
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise QueryError("requests", "malformed protobuf: truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _skip(data: bytes, pos: int, wire_type: int) -> int:
+    if wire_type == 0:
+        return _varint(data, pos)[1]
+    if wire_type == 1:
+        return pos + 8
+    if wire_type == 2:
+        length, pos = _varint(data, pos)
+        return pos + length
+    if wire_type == 5:
+        return pos + 4
+    raise QueryError("requests", f"malformed protobuf: unsupported wire type {wire_type}")
+
+
+def split_items(data: bytes, limit: int) -> list[bytes]:
+    """The bytes of each item of repeated field 1, in order; other fields are skipped.
+
+    Raises QueryError for malformed input or more than ``limit`` items.
+    """
+    items: list[bytes] = []
+    pos = 0
+    end = len(data)
+    while pos < end:
+        if data[pos] == _ITEM_TAG:
+            length, start = _varint(data, pos + 1)
+            pos = start + length
+            if pos > end:
+                raise QueryError("requests", "malformed protobuf: truncated item")
+            items.append(data[start:pos])
+            if len(items) > limit:
+                raise QueryError("requests", f"at most {limit} questions per batch")
+            continue
+        key, pos = _varint(data, pos)
+        if key >> 3 == 0:
+            raise QueryError("requests", "malformed protobuf: field number 0")
+        pos = _skip(data, pos, key & 7)
+        if pos > end:
+            raise QueryError("requests", "malformed protobuf: truncated field")
+    return items
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+_SMALL_LENGTHS = [bytes([_ITEM_TAG, n]) for n in range(128)]
+
+
+def join_items(items: list[bytes]) -> bytes:
+    """Encode items as repeated field 1 (the BatchCheckResponse wire format)."""
+    parts: list[bytes] = []
+    append = parts.append
+    for item in items:
+        n = len(item)
+        append(_SMALL_LENGTHS[n] if n < 128 else b"\x0a" + _encode_varint(n))
+        append(item)
+    return b"".join(parts)
