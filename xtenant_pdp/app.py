@@ -126,13 +126,16 @@ def _start_metrics_http(settings: Settings, registry: CollectorRegistry) -> Any:
 
 def _health_updater(holder: SnapshotHolder, health: health_aio.HealthServicer) -> Callable[[], None]:
     loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[None]] = set()
 
     def update() -> None:
         status = (
             health_pb2.HealthCheckResponse.SERVING if holder.serving else health_pb2.HealthCheckResponse.NOT_SERVING
         )
         for name in HEALTH_SERVICES:
-            loop.create_task(health.set(name, status))
+            task = loop.create_task(health.set(name, status))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
 
     return update
 

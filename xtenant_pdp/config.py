@@ -149,7 +149,7 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
         if raw is None or raw == "":
             return
         try:
-            values[name if name not in _RENAMES else _RENAMES[name]] = convert(raw)  # type: ignore[operator]
+            values[_RENAMES.get(name, name)] = convert(raw)  # type: ignore[operator]
         except ValueError as exc:
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{flag} ({ENV_PREFIX}{name.upper()}): {exc}") from None

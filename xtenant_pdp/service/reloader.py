@@ -9,6 +9,7 @@ last good one keeps serving; the reloader never raises into serving.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -109,10 +110,8 @@ class Reloader:
     async def run(self) -> None:
         while True:
             await self.tick()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def tick(self) -> Active | None:
