@@ -166,7 +166,7 @@ async def start(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+            ("grpc.so_reuseport", 1 if settings.reuse_port else 0),
         ],
     )
     servicer = DecisionServicer(holder, metrics, max_batch=settings.max_batch)

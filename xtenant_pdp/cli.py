@@ -7,8 +7,10 @@ snapshot), 2 deny (explain), 3 policy compile or validation errors, 64 usage.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import enum
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -196,10 +198,13 @@ def cmd_serve(args: argparse.Namespace) -> ExitCode:
         sys.stderr.write(f"xtenant-pdp serve: error: {exc}\n")
         return ExitCode.USAGE
     logs.configure(settings.log_level)
-    if settings.workers > 1:
-        from xtenant_pdp.workers import run_workers
+    from xtenant_pdp.workers import WORKER_ENV, run_workers
 
-        return ExitCode(run_workers(settings, sys.argv[1:]))
+    if os.environ.get(WORKER_ENV) is not None:
+        # A worker of `--workers N`: shares its TCP ports, the supervisor serves /metrics.
+        settings = dataclasses.replace(settings, reuse_port=True, metrics_listen=None)
+    elif settings.workers > 1:
+        return ExitCode(run_workers(settings, args.argv))
     return ExitCode(asyncio.run(app.serve(settings)))
 
 
@@ -252,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return int(args.func(args))
     except BrokenPipeError:  # pragma: no cover - e.g. `| head`

@@ -77,6 +77,8 @@ class Settings:
     max_batch: int = 1000
     grace_period_s: float = 10.0
     workers: int = 1
+    #: Set for the workers of `--workers N` (SO_REUSEPORT on their shared TCP ports).
+    reuse_port: bool = False
     log_level: str = "info"
     # Envoy ext_authz adapter.
     jwt_metadata_namespace: str = "envoy.filters.http.jwt_authn"
