@@ -27,7 +27,6 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, start_http_server
 
 from xtenant_pdp.api import pdp_pb2
-from xtenant_pdp.compiler import CompileOptions
 from xtenant_pdp.config import ListenAddress, Settings
 from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service.holder import SnapshotHolder
@@ -69,11 +68,11 @@ class Server:
                     address.path.unlink()
 
 
-def source_for(settings: Settings, options: CompileOptions | None = None) -> SnapshotSource:
+def source_for(settings: Settings) -> SnapshotSource:
     if settings.snapshot is not None:
         return SnapshotFileSource(settings.snapshot)
     assert settings.policy is not None
-    return PolicyDirSource(settings.policy, options or CompileOptions())
+    return PolicyDirSource(settings.policy, settings.compile_options)
 
 
 def _prepare_unix_socket(path: Path) -> None:

@@ -12,9 +12,9 @@ import enum
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, Any, NoReturn
 
 from google.protobuf import json_format
 
@@ -127,23 +127,66 @@ def _engine(args: argparse.Namespace) -> Engine | None:
     return None
 
 
-def cmd_check(args: argparse.Namespace) -> ExitCode:
-    engine = _engine(args)
-    if engine is None:
-        return ExitCode.FAILURE
+def _question_lines(args: argparse.Namespace) -> Iterator[str]:
     source = open(args.input, encoding="utf-8") if args.input else sys.stdin  # noqa: SIM115
-    failed = 0
-    out = sys.stdout
     try:
         for line in source:
-            if not line.strip():
-                continue
-            answer = engine.check(line)
-            failed += "error" in answer
-            out.write(json.dumps(answer, separators=(",", ":")) + "\n")
+            if line.strip():
+                yield line
     finally:
         if source is not sys.stdin:
             source.close()
+
+
+def _remote_answers(args: argparse.Namespace, lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+    """Answers from a running server (BatchCheck), in input order; bad lines answered locally."""
+    from xtenant_pdp.service.client import DecisionClient
+
+    def path(value: str | None) -> Path | None:
+        return Path(value) if value else None
+
+    with DecisionClient(
+        args.server, tls_ca=path(args.tls_ca), tls_cert=path(args.tls_cert), tls_key=path(args.tls_key)
+    ) as client:
+        pending: list[tuple[int, Any]] = []
+        parsed: list[Any] = []
+        for position, line in enumerate(lines):
+            try:
+                parsed.append(convert.request_from_json(line))
+                pending.append((position, None))
+            except QueryError as exc:
+                pending.append((position, convert.response_to_dict(convert.error_response(exc, ""))))
+        answers = iter(client.check_many(parsed))
+        for _, local in pending:
+            if local is not None:
+                yield local
+                continue
+            answer = convert.response_to_dict(next(answers))
+            if "error" in answer:  # the batch prefixes paths with requests[i]; a line is one question
+                answer["error"]["field"] = answer["error"].get("field", "").split(".", 1)[-1]
+            yield answer
+
+
+def cmd_check(args: argparse.Namespace) -> ExitCode:
+    lines = _question_lines(args)
+    if args.server:
+        import grpc
+
+        try:
+            answers: Iterator[dict[str, Any]] = iter(list(_remote_answers(args, lines)))
+        except grpc.RpcError as exc:
+            sys.stderr.write(f"error: {args.server}: {exc.code().name}: {exc.details()}\n")
+            return ExitCode.FAILURE
+    else:
+        engine = _engine(args)
+        if engine is None:
+            return ExitCode.FAILURE
+        answers = (engine.check(line) for line in lines)
+    failed = 0
+    out = sys.stdout
+    for answer in answers:
+        failed += "error" in answer
+        out.write(json.dumps(answer, separators=(",", ":")) + "\n")
     out.flush()
     return ExitCode.FAILURE if failed else ExitCode.OK
 
@@ -200,6 +243,7 @@ def cmd_serve(args: argparse.Namespace) -> ExitCode:
     logs.configure(settings.log_level)
     from xtenant_pdp.workers import WORKER_ENV, run_workers
 
+    settings = dataclasses.replace(settings, compile_options=_compile_options(args))
     if os.environ.get(WORKER_ENV) is not None:
         # A worker of `--workers N`: shares its TCP ports, the supervisor serves /metrics.
         settings = dataclasses.replace(settings, reuse_port=True, metrics_listen=None)
@@ -208,10 +252,15 @@ def cmd_serve(args: argparse.Namespace) -> ExitCode:
     return ExitCode(asyncio.run(app.serve(settings)))
 
 
-def _add_source(p: argparse.ArgumentParser) -> None:
+def _add_source(p: argparse.ArgumentParser, *, server: bool = False) -> None:
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--snapshot", metavar="FILE", help="a compiled snapshot")
     group.add_argument("--policy", metavar="DIR", help="a policy directory, compiled on the spot")
+    if server:
+        group.add_argument("--server", metavar="ADDR", help="ask a running server (host:port or unix:/path)")
+        p.add_argument("--tls-ca", metavar="FILE", help="with --server: trust this CA (enables TLS)")
+        p.add_argument("--tls-cert", metavar="FILE", help="with --server: client certificate for mTLS")
+        p.add_argument("--tls-key", metavar="FILE", help="with --server: client private key for mTLS")
     _add_compile_options(p)
 
 
@@ -234,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("check", help="answer CheckRequest JSON lines from stdin, one response line each")
-    _add_source(p)
+    _add_source(p, server=True)
     p.add_argument("--input", metavar="FILE", help="read questions from FILE instead of stdin")
     p.set_defaults(func=cmd_check)
 
@@ -247,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     from xtenant_pdp.config import add_serve_arguments
 
     add_serve_arguments(p)
+    _add_compile_options(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("inspect", help="print a snapshot's header (and body with --body)")

@@ -11,8 +11,10 @@ import argparse
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from xtenant_pdp.compiler import DEFAULT_OPTIONS, CompileOptions
 
 ENV_PREFIX = "XTENANT_PDP_"
 DEFAULT_LISTEN = ("unix:/tmp/xtenant-pdp/pdp.sock",)
@@ -88,7 +90,8 @@ class Settings:
     header_groups: str = "x-ms-client-groups"
     header_claims: str = "x-ms-client-amr"
     trust_headers: bool = False
-    extra: Mapping[str, str] = field(default_factory=dict)
+    #: For --policy: how the policy directory is compiled (serve takes compile's flags).
+    compile_options: CompileOptions = DEFAULT_OPTIONS
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
