@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.config import ListenAddress, Settings
 from xtenant_pdp.metrics import Metrics
+from xtenant_pdp.service import ext_authz
 from xtenant_pdp.service.holder import SnapshotHolder
 from xtenant_pdp.service.interceptors import MetricsInterceptor
 from xtenant_pdp.service.reloader import PolicyDirSource, Reloader, SnapshotFileSource, SnapshotSource
@@ -172,6 +173,7 @@ async def start(
     grpc_server.add_generic_rpc_handlers([servicer.handler()])
     health_pb2_grpc.add_HealthServicer_to_server(health, grpc_server)
     services = [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+    services += ext_authz.register(grpc_server, holder, metrics, settings)
     if extra_handlers is not None:
         services += extra_handlers(grpc_server, holder, metrics)
     # Reflection needs the descriptors of the raw-bytes services in the default pool.

@@ -88,7 +88,11 @@ def cmd_compile(args: argparse.Namespace) -> ExitCode:
     if result is None:
         return ExitCode.INVALID_POLICY
     _print_issues(result.findings, sys.stderr)
-    Path(args.output).write_bytes(result.data)
+    try:
+        Path(args.output).write_bytes(result.data)
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot write snapshot: {exc.strerror or exc}: {args.output}\n")
+        return ExitCode.FAILURE
     info = result.info
     sys.stderr.write(
         f"compiled {info.tenant_count} tenant(s), {info.partner_count} partner(s) -> {args.output} "
@@ -127,18 +131,18 @@ def _engine(args: argparse.Namespace) -> Engine | None:
     return None
 
 
-def _question_lines(args: argparse.Namespace) -> Iterator[str]:
-    source = open(args.input, encoding="utf-8") if args.input else sys.stdin  # noqa: SIM115
-    try:
-        for line in source:
-            if line.strip():
-                yield line
-    finally:
-        if source is not sys.stdin:
-            source.close()
+def _question_lines(source: IO[bytes]) -> Iterator[str | QueryError]:
+    """Non-blank lines, decoded one by one: a line that is not UTF-8 gets its own error."""
+    for number, raw in enumerate(source, start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield QueryError("$", f"line {number} is not UTF-8 text")
 
 
-def _remote_answers(args: argparse.Namespace, lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+def _remote_answers(args: argparse.Namespace, lines: Iterator[str | QueryError]) -> Iterator[dict[str, Any]]:
     """Answers from a running server (BatchCheck), in input order; bad lines answered locally."""
     from xtenant_pdp.service.client import DecisionClient
 
@@ -148,16 +152,18 @@ def _remote_answers(args: argparse.Namespace, lines: Iterator[str]) -> Iterator[
     with DecisionClient(
         args.server, tls_ca=path(args.tls_ca), tls_cert=path(args.tls_cert), tls_key=path(args.tls_key)
     ) as client:
-        pending: list[tuple[int, Any]] = []
+        pending: list[dict[str, Any] | None] = []
         parsed: list[Any] = []
-        for position, line in enumerate(lines):
+        for line in lines:
             try:
+                if isinstance(line, QueryError):
+                    raise line
                 parsed.append(convert.request_from_json(line))
-                pending.append((position, None))
+                pending.append(None)
             except QueryError as exc:
-                pending.append((position, convert.response_to_dict(convert.error_response(exc, ""))))
+                pending.append(convert.response_to_dict(convert.error_response(exc, "")))
         answers = iter(client.check_many(parsed))
-        for _, local in pending:
+        for local in pending:
             if local is not None:
                 yield local
                 continue
@@ -167,8 +173,31 @@ def _remote_answers(args: argparse.Namespace, lines: Iterator[str]) -> Iterator[
             yield answer
 
 
+def _stdin_bytes() -> IO[bytes]:
+    buffer = getattr(sys.stdin, "buffer", None)
+    return buffer if buffer is not None else io.BytesIO(sys.stdin.read().encode("utf-8", "surrogateescape"))
+
+
+def _local_answer(engine: Engine, line: str | QueryError) -> dict[str, Any]:
+    if isinstance(line, QueryError):
+        return convert.response_to_dict(convert.error_response(line, engine.snapshot_id))
+    return engine.check(line)
+
+
 def cmd_check(args: argparse.Namespace) -> ExitCode:
-    lines = _question_lines(args)
+    try:
+        source: IO[bytes] = open(args.input, "rb") if args.input else _stdin_bytes()  # noqa: SIM115
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot read questions: {exc.strerror or exc}: {args.input}\n")
+        return ExitCode.FAILURE
+    try:
+        return _check(args, _question_lines(source))
+    finally:
+        if args.input:
+            source.close()
+
+
+def _check(args: argparse.Namespace, lines: Iterator[str | QueryError]) -> ExitCode:
     if args.server:
         import grpc
 
@@ -180,8 +209,8 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
     else:
         engine = _engine(args)
         if engine is None:
-            return ExitCode.FAILURE
-        answers = (engine.check(line) for line in lines)
+            return ExitCode.INVALID_POLICY if args.policy else ExitCode.FAILURE
+        answers = (_local_answer(engine, line) for line in lines)
     failed = 0
     out = sys.stdout
     for answer in answers:
@@ -194,7 +223,7 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
 def cmd_explain(args: argparse.Namespace) -> ExitCode:
     engine = _engine(args)
     if engine is None:
-        return ExitCode.FAILURE
+        return ExitCode.INVALID_POLICY if args.policy else ExitCode.FAILURE
     text = args.question if args.question is not None else sys.stdin.read()
     try:
         query = convert.query_from_proto(convert.request_from_json(text))

@@ -223,7 +223,8 @@ def error_response(
     )
 
 
-_JSON_PATH_RE = re.compile(r" at CheckRequest\.([\w\[\]]+(?:\.[\w\[\]]+)*)\.?$")
+_UNKNOWN_FIELD_RE = re.compile(r'has no field named "([^"]+)"')
+_JSON_PATH_RE = re.compile(r' at "?CheckRequest\.([\w\[\]]+(?:\.[\w\[\]]+)*)"?\.?$')
 
 
 def request_from_json(text: str | bytes | dict[str, Any]) -> pdp_pb2.CheckRequest:
@@ -235,12 +236,19 @@ def request_from_json(text: str | bytes | dict[str, Any]) -> pdp_pb2.CheckReques
         else:
             json_format.Parse(text, request)
     except json_format.ParseError as exc:
-        message = str(exc)
+        message = str(exc).splitlines()[0] if str(exc) else "cannot parse"
         match = _JSON_PATH_RE.search(message)
         field = match.group(1) if match else "$"
+        unknown = _UNKNOWN_FIELD_RE.search(message)
+        if unknown and match:
+            field = f"{field}.{unknown.group(1)}"
+        elif unknown:
+            field = unknown.group(1)
         raise QueryError(field, message[:300].rstrip(".")) from None
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError, OverflowError) as exc:
         raise QueryError("$", f"not a JSON object: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise QueryError("$", "JSON nested too deeply") from None
     return request
 
 

@@ -13,6 +13,7 @@ Messages are lowercase, carry no trailing period and put user input in backticks
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -82,9 +83,17 @@ class CompileIssue:
         }
 
 
+_PATH_PARTS = re.compile(r"\[(\d+)\]|[^.\[\]]+")
+
+
+def _path_key(path: str) -> tuple[tuple[int, int | str], ...]:
+    """JSON path order: `$.value[2]` before `$.value[10]`."""
+    return tuple((0, int(m.group(1))) if m.group(1) else (1, m.group(0)) for m in _PATH_PARTS.finditer(path))
+
+
 def sort_issues(issues: Iterable[CompileIssue]) -> list[CompileIssue]:
-    """Deduplicate and sort by file, then JSON path, then message."""
-    return sorted(set(issues), key=lambda i: (i.file, i.path, i.message, i.code.value))
+    """Deduplicate and sort by file, then JSON path (array indices as numbers), then message."""
+    return sorted(set(issues), key=lambda i: (i.file, _path_key(i.path), i.message, i.code.value))
 
 
 class XtenantPdpError(Exception):

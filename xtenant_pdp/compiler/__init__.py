@@ -8,6 +8,7 @@ can run are reported together (CompileErrors), never first-only.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from xtenant_pdp.compiler.emit import emit
 from xtenant_pdp.compiler.resolve import resolve
 from xtenant_pdp.compiler.resolved import MissingHalf, Tenant
 from xtenant_pdp.compiler.validate import check_source, find_conflicts
-from xtenant_pdp.errors import CompileErrors, CompileIssue, IssueCode, Severity, sort_issues
+from xtenant_pdp.errors import CompileErrors, CompileIssue, Severity, sort_issues
 from xtenant_pdp.graph.model import PolicySource
 from xtenant_pdp.graph.parse import parse_policy_dir
 
@@ -55,8 +56,11 @@ DEFAULT_OPTIONS = CompileOptions()
 
 
 def _errors(issues: list[CompileIssue], strict: bool) -> list[CompileIssue]:
-    escalate = {Severity.ERROR, Severity.WARNING} if strict else {Severity.ERROR}
-    return [i for i in issues if i.severity in escalate and (i.code is not IssueCode.UNKNOWN_PROPERTY)]
+    """The issues that stop compilation; with strict, warnings too, reported as errors."""
+    errors = [i for i in issues if i.severity is Severity.ERROR]
+    if strict:
+        errors += [dataclasses.replace(i, severity=Severity.ERROR) for i in issues if i.severity is Severity.WARNING]
+    return errors
 
 
 def compile_source(

@@ -14,20 +14,13 @@ from xtenant_pdp.decision import supported_cloud_pair
 from xtenant_pdp.errors import CompileIssue, IssueCode, Severity
 from xtenant_pdp.graph.model import (
     ALL_USERS,
-    APPLICATION_KEYWORDS,
     MICROSOFT_ACCOUNT_TENANT_ID,
-    USER_KEYWORDS,
     AccessType,
     ApplicationCatalog,
-    B2BSetting,
-    ConfigurationBase,
     License,
     Loc,
-    TargetConfiguration,
-    TargetType,
     TenantSource,
 )
-from xtenant_pdp.graph.reader import is_guid, suggest
 
 OME_APP_ID = "00000012-0000-0000-c000-000000000000"
 
@@ -54,57 +47,11 @@ def _issue(loc: Loc, message: str, code: IssueCode, hint: str = "", *, warning: 
 # --------------------------------------------------------------------------- source checks
 
 
-def _check_half(config: TargetConfiguration, half: str) -> Iterator[CompileIssue]:
-    keywords = USER_KEYWORDS if half == "usersAndGroups" else APPLICATION_KEYWORDS
-    other_keywords = APPLICATION_KEYWORDS if half == "usersAndGroups" else USER_KEYWORDS
-    allowed_types = {TargetType.USER, TargetType.GROUP} if half == "usersAndGroups" else {TargetType.APPLICATION}
-    for target in config.targets:
-        value = target.target
-        type_loc = target.loc("targetType")
-        if target.target_type not in allowed_types:
-            expected = " or ".join(sorted(f'"{t.value}"' for t in allowed_types))
-            yield _issue(
-                type_loc,
-                f'targetType "{target.target_type.value}" does not belong in {half}',
-                IssueCode.TARGET_TYPE_MISMATCH,
-                hint=f"use {expected}",
-            )
-        if value in keywords:
-            if value == ALL_USERS and target.target_type is not TargetType.USER:
-                yield _issue(
-                    type_loc, "`AllUsers` has targetType user", IssueCode.TARGET_TYPE_MISMATCH, hint='use "user"'
-                )
-            continue
-        if value in other_keywords:
-            yield _issue(target.loc(), f"`{value}` does not belong in {half}", IssueCode.TARGET_TYPE_MISMATCH)
-            continue
-        if not is_guid(value):
-            best = suggest(value, keywords)
-            hint = f'did you mean "{best}"?' if best else "use an object or application id (GUID)"
-            yield _issue(
-                target.loc(),
-                f"`{value}` is neither a GUID nor a keyword",
-                IssueCode.INVALID_TARGET,
-                hint=hint,
-            )
-
-
-def _check_setting(setting: B2BSetting | None) -> Iterator[CompileIssue]:
-    if setting is None:
-        return
-    if setting.users_and_groups is not None:
-        yield from _check_half(setting.users_and_groups, "usersAndGroups")
-    if setting.applications is not None:
-        yield from _check_half(setting.applications, "applications")
-
-
-def _check_configuration(config: ConfigurationBase) -> Iterator[CompileIssue]:
-    for attr, _ in _SETTING_FIELDS:
-        yield from _check_setting(getattr(config, attr))
-
-
 def check_source(tenants: tuple[TenantSource, ...]) -> list[CompileIssue]:
-    """Errors that stop compilation: bad targets, a tenant defined twice, a tenant as its own partner."""
+    """Errors that stop compilation: a tenant defined twice, a tenant as its own partner.
+
+    (Targets are checked as they are parsed, so that a broken half still reports its targets.)
+    """
     issues: list[CompileIssue] = []
     seen: dict[str, str] = {}
     for tenant in tenants:
@@ -118,10 +65,7 @@ def check_source(tenants: tuple[TenantSource, ...]) -> list[CompileIssue]:
                     hint="keep one folder per local tenant",
                 )
             )
-        if tenant.default is not None:
-            issues.extend(_check_configuration(tenant.default))
         for partner in tenant.partners:
-            issues.extend(_check_configuration(partner))
             if partner.tenant_id == tenant.info.tenant_id:
                 issues.append(
                     _issue(

@@ -16,6 +16,9 @@ from typing import Any
 
 from xtenant_pdp.errors import MAX_ISSUES, CompileErrors, CompileIssue, IssueCode, Severity
 from xtenant_pdp.graph.model import (
+    ALL_USERS,
+    APPLICATION_KEYWORDS,
+    USER_KEYWORDS,
     AccessType,
     ApplicationCatalog,
     B2BSetting,
@@ -106,28 +109,87 @@ _TARGET_TYPES = {t.value: t for t in TargetType}
 _CLOUDS = ("microsoftonline.com", "microsoftonline.us", "partner.microsoftonline.cn")
 
 
-class GraphParser(Reader):
-    """Typed readers for each Graph resource, all sharing one issue list."""
+_HALVES = {
+    "usersAndGroups": (USER_KEYWORDS, APPLICATION_KEYWORDS, frozenset({TargetType.USER, TargetType.GROUP})),
+    "applications": (APPLICATION_KEYWORDS, USER_KEYWORDS, frozenset({TargetType.APPLICATION})),
+}
 
-    def target(self, value: object, list_loc: Loc, index: int) -> Target | None:
+
+class GraphParser(Reader):
+    """Typed readers for each Graph resource, all sharing one issue list.
+
+    ``check_targets`` (on for policy directories) requires every target to be a GUID or a
+    keyword of its half (D4); the overview fragments use placeholders such as `g1` and turn it off.
+    """
+
+    def __init__(
+        self, file: str, issues: list[CompileIssue], unknown: list[Loc], *, check_targets: bool = True
+    ) -> None:
+        super().__init__(file, issues, unknown)
+        self.check_targets = check_targets
+
+    def target(self, value: object, list_loc: Loc, index: int, half: str) -> Target | None:
         if value.__class__ is not dict:
             self.obj(value, list_loc.child(index), nullable=False)
             return None
         data: dict[str, Any] = value  # type: ignore[assignment]
         target = data.get("target")
-        target_type = _TARGET_TYPES.get(data.get("targetType"))  # type: ignore[arg-type]
+        raw_type = data.get("targetType")
+        target_type = _TARGET_TYPES.get(raw_type) if raw_type.__class__ is str else None  # type: ignore[arg-type]
         if target.__class__ is str and target_type is not None and len(data) == 2:
-            return Target(target=target, target_type=target_type, list_loc=list_loc, index=index)  # type: ignore[arg-type]
-        # Slow path: say what is wrong.
-        at = list_loc.child(index)
-        self.check_keys(data, at, _TARGET_KEYS)
-        checked_target = self.string(data, "target", at, required=True)
-        checked_type = self.enum_field(data, "targetType", at, TargetType)
-        if checked_target is None or checked_type is None:
+            found = Target(target=target, target_type=target_type, list_loc=list_loc, index=index)  # type: ignore[arg-type]
+        else:
+            # Slow path: say what is wrong.
+            at = list_loc.child(index)
+            self.check_keys(data, at, _TARGET_KEYS)
+            checked_target = self.string(data, "target", at, required=True)
+            checked_type = self.enum_field(data, "targetType", at, TargetType)
+            if checked_target is None or checked_type is None:
+                return None
+            found = Target(target=checked_target, target_type=checked_type, list_loc=list_loc, index=index)
+        if self.check_targets and not self._valid_target(found, half):
             return None
-        return Target(target=checked_target, target_type=checked_type, list_loc=list_loc, index=index)
+        return found
 
-    def target_configuration(self, value: object, at: Loc) -> TargetConfiguration | None:
+    def _valid_target(self, target: Target, half: str) -> bool:
+        """D4: a GUID or one of the half's keywords, spelt as Graph writes it, of a matching targetType."""
+        keywords, other_keywords, allowed_types = _HALVES[half]
+        value = target.target
+        ok = True
+        if target.target_type not in allowed_types:
+            expected = " or ".join(sorted(f'"{t.value}"' for t in allowed_types))
+            self.error(
+                target.loc("targetType"),
+                f'targetType "{target.target_type.value}" does not belong in {half}',
+                IssueCode.TARGET_TYPE_MISMATCH,
+                hint=f"use {expected}",
+            )
+            ok = False
+        if value in keywords:
+            if value == ALL_USERS and target.target_type is not TargetType.USER:
+                self.error(
+                    target.loc("targetType"),
+                    "`AllUsers` has targetType user",
+                    IssueCode.TARGET_TYPE_MISMATCH,
+                    hint='use "user"',
+                )
+                return False
+            return ok
+        if value in other_keywords:
+            self.error(target.loc(), f"`{value}` does not belong in {half}", IssueCode.TARGET_TYPE_MISMATCH)
+            return False
+        if not is_guid(value):
+            best = suggest(value, keywords)
+            self.error(
+                target.loc(),
+                f"`{value}` is neither a GUID nor a keyword",
+                IssueCode.INVALID_TARGET,
+                hint=f'did you mean "{best}"?' if best else "use an object or application id (GUID)",
+            )
+            return False
+        return ok
+
+    def target_configuration(self, value: object, at: Loc, half: str) -> TargetConfiguration | None:
         data = self.obj(value, at)
         if data is None:
             return None
@@ -135,7 +197,8 @@ class GraphParser(Reader):
         access = self.enum_field(data, "accessType", at, AccessType)
         targets_at = at.child("targets")
         raw = self.array(data.get("targets"), targets_at)
-        targets = tuple(t for i, v in enumerate(raw) if (t := self.target(v, targets_at, i)))
+        # Every target is read (and checked) even when the half is already broken: all errors at once.
+        targets = tuple(t for i, v in enumerate(raw) if (t := self.target(v, targets_at, i, half)))
         if access is None or len(targets) != len(raw):
             return None
         return TargetConfiguration(access_type=access, targets=targets, loc=at)
@@ -146,8 +209,10 @@ class GraphParser(Reader):
             return None
         self.check_keys(data, at, _SETTING_KEYS)
         return B2BSetting(
-            users_and_groups=self.target_configuration(data.get("usersAndGroups"), at.child("usersAndGroups")),
-            applications=self.target_configuration(data.get("applications"), at.child("applications")),
+            users_and_groups=self.target_configuration(
+                data.get("usersAndGroups"), at.child("usersAndGroups"), "usersAndGroups"
+            ),
+            applications=self.target_configuration(data.get("applications"), at.child("applications"), "applications"),
             loc=at,
         )
 
@@ -373,6 +438,11 @@ def load_json(path: Path, display: str, issues: list[CompileIssue]) -> tuple[boo
         return False, None
     try:
         return True, json.loads(text)
+    except RecursionError:
+        issues.append(
+            CompileIssue(file=display, path="$", message="JSON nested too deeply", code=IssueCode.INVALID_JSON)
+        )
+        return False, None
     except json.JSONDecodeError as exc:
         issues.append(
             CompileIssue(
@@ -399,7 +469,7 @@ def default_catalog() -> ApplicationCatalog:
 def parse_b2b_setting_document(document: object, file: str) -> B2BSetting:
     """A `{"b2bSetting": {...}}` fragment (the overview scenario files). Raises CompileErrors."""
     issues: list[CompileIssue] = []
-    parser = GraphParser(file, issues, [])
+    parser = GraphParser(file, issues, [], check_targets=False)
     root = parser.obj(document, parser.root(), nullable=False)
     setting = None
     if root is not None:

@@ -144,8 +144,9 @@ class Reader:
             return None
         return value.lower()
 
-    def enum_field(self, data: dict[str, Any], key: str, loc: Loc, enum_type: type[E], *,
-                   required: bool = True) -> E | None:
+    def enum_field(
+        self, data: dict[str, Any], key: str, loc: Loc, enum_type: type[E], *, required: bool = True
+    ) -> E | None:
         value = data.get(key)
         member = _enum_members(enum_type).get(value) if value.__class__ is str else None
         if member is not None:

@@ -1,7 +1,7 @@
 """The in-repo client: `xtenant-pdp check --server ADDR` and a small Python API over the stub.
 
-    with DecisionClient("unix:/tmp/xtenant-pdp/pdp.sock") as client:
-        answers = client.check_many([request, ...])     # BatchCheck in chunks, order kept
+with DecisionClient("unix:/tmp/xtenant-pdp/pdp.sock") as client:
+    answers = client.check_many([request, ...])     # BatchCheck in chunks, order kept
 """
 
 from __future__ import annotations
