@@ -47,8 +47,8 @@ _CLAIMS = {int(c): c for c in Claim}
 _SCENARIOS = {int(s): s for s in RedemptionScenario}
 
 
-def _guid(value: str, field: str) -> str:
-    """A lower-case GUID (D4), or QueryError naming the field."""
+def guid(value: str, field: str) -> str:
+    """A lower-case GUID (D4), or QueryError naming the field. Memoised: ids repeat."""
     normalised = _GUID_MEMO.get(value)
     if normalised is not None:
         return normalised
@@ -62,12 +62,12 @@ def _guid(value: str, field: str) -> str:
     return normalised
 
 
-def _groups(values: Sequence[str], field: str) -> tuple[str, ...]:
+def group_ids(values: Sequence[str], field: str) -> tuple[str, ...]:
     if not values:
         return ()
     if len(values) > _MAX_GROUP_IDS:
         raise QueryError(field, f"at most {_MAX_GROUP_IDS} group ids are accepted, got {len(values)}")
-    return tuple([_guid(v, f"{field}[{i}]") for i, v in enumerate(values)])
+    return tuple([guid(v, f"{field}[{i}]") for i, v in enumerate(values)])
 
 
 def _enum(value: int, members: dict[int, Any], field: str) -> Any:
@@ -93,25 +93,25 @@ def _access(m: pdp_pb2.AccessQuestion) -> AccessQuery:
                 "microsoftonline.us or partner.microsoftonline.cn",
             )
     return AccessQuery(
-        _guid(m.tenant_id, "access.tenantId"),
-        _guid(m.external_tenant_id, "access.externalTenantId"),
+        guid(m.tenant_id, "access.tenantId"),
+        guid(m.external_tenant_id, "access.externalTenantId"),
         cloud,
         _enum(m.direction, _DIRECTIONS, "access.direction"),
         _enum(m.feature, _FEATURES, "access.feature"),
-        _guid(m.user_id, "access.userId"),
-        _groups(m.group_ids, "access.groupIds"),
-        _guid(m.application_id, "access.applicationId"),
+        guid(m.user_id, "access.userId"),
+        group_ids(m.group_ids, "access.groupIds"),
+        guid(m.application_id, "access.applicationId"),
     )
 
 
 def _collaboration(m: pdp_pb2.CollaborationQuestion) -> CollaborationQuery:
     return CollaborationQuery(
-        _guid(m.home_tenant_id, "collaboration.homeTenantId"),
-        _guid(m.resource_tenant_id, "collaboration.resourceTenantId"),
+        guid(m.home_tenant_id, "collaboration.homeTenantId"),
+        guid(m.resource_tenant_id, "collaboration.resourceTenantId"),
         _enum(m.feature, _FEATURES, "collaboration.feature"),
-        _guid(m.user_id, "collaboration.userId"),
-        _groups(m.group_ids, "collaboration.groupIds"),
-        _guid(m.application_id, "collaboration.applicationId"),
+        guid(m.user_id, "collaboration.userId"),
+        group_ids(m.group_ids, "collaboration.groupIds"),
+        guid(m.application_id, "collaboration.applicationId"),
     )
 
 
@@ -120,8 +120,8 @@ def _claims(values: Sequence[int], field: str) -> frozenset[Claim]:
 
 
 def _trust(m: pdp_pb2.TrustQuestion) -> TrustQuery:
-    tenant = _guid(m.tenant_id, "trust.tenantId")
-    external = _guid(m.external_tenant_id, "trust.externalTenantId")
+    tenant = guid(m.tenant_id, "trust.tenantId")
+    external = guid(m.external_tenant_id, "trust.externalTenantId")
     _two_tenants(tenant, external, "trust.externalTenantId")
     return TrustQuery(
         tenant,
@@ -133,8 +133,8 @@ def _trust(m: pdp_pb2.TrustQuestion) -> TrustQuery:
 
 
 def _automatic_redemption(m: pdp_pb2.AutomaticRedemptionQuestion) -> AutomaticRedemptionQuery:
-    home = _guid(m.home_tenant_id, "automaticRedemption.homeTenantId")
-    resource = _guid(m.resource_tenant_id, "automaticRedemption.resourceTenantId")
+    home = guid(m.home_tenant_id, "automaticRedemption.homeTenantId")
+    resource = guid(m.resource_tenant_id, "automaticRedemption.resourceTenantId")
     _two_tenants(home, resource, "automaticRedemption.resourceTenantId")
     scenario = RedemptionScenario.B2B_COLLABORATION
     if m.scenario:
@@ -143,19 +143,19 @@ def _automatic_redemption(m: pdp_pb2.AutomaticRedemptionQuestion) -> AutomaticRe
 
 
 def _identity_sync(m: pdp_pb2.IdentitySyncQuestion) -> IdentitySyncQuery:
-    source = _guid(m.source_tenant_id, "identitySync.sourceTenantId")
-    target = _guid(m.target_tenant_id, "identitySync.targetTenantId")
+    source = guid(m.source_tenant_id, "identitySync.sourceTenantId")
+    target = guid(m.target_tenant_id, "identitySync.targetTenantId")
     _two_tenants(source, target, "identitySync.targetTenantId")
     return IdentitySyncQuery(source, target)
 
 
 def _tenant_restrictions(m: pdp_pb2.TenantRestrictionsQuestion) -> TenantRestrictionsQuery:
     return TenantRestrictionsQuery(
-        _guid(m.tenant_id, "tenantRestrictions.tenantId"),
-        _guid(m.external_tenant_id, "tenantRestrictions.externalTenantId"),
-        _guid(m.user_id, "tenantRestrictions.userId"),
-        _groups(m.group_ids, "tenantRestrictions.groupIds"),
-        _guid(m.application_id, "tenantRestrictions.applicationId"),
+        guid(m.tenant_id, "tenantRestrictions.tenantId"),
+        guid(m.external_tenant_id, "tenantRestrictions.externalTenantId"),
+        guid(m.user_id, "tenantRestrictions.userId"),
+        group_ids(m.group_ids, "tenantRestrictions.groupIds"),
+        guid(m.application_id, "tenantRestrictions.applicationId"),
     )
 
 

@@ -31,7 +31,17 @@ from google.rpc import code_pb2, status_pb2
 from xtenant_pdp import convert
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.config import Settings
-from xtenant_pdp.decision import Claim, Decision, Direction, Feature, Reason, TrustDetail, TrustOutcome, TrustQuery
+from xtenant_pdp.decision import (
+    AccessQuery,
+    Claim,
+    Decision,
+    Direction,
+    Feature,
+    Reason,
+    TrustDetail,
+    TrustOutcome,
+    TrustQuery,
+)
 from xtenant_pdp.errors import QueryError
 from xtenant_pdp.evaluator import evaluate
 from xtenant_pdp.metrics import Metrics
@@ -100,7 +110,6 @@ _OUTCOME_NAMES = {o: pdp_pb2.TrustOutcome.Name(o) for o in TrustOutcome}
 _UNSPECIFIED = pdp_pb2.Reason.Name(0)
 _INVALID_REQUEST = _REASON_NAMES[Reason.INVALID_REQUEST]
 _NO_SNAPSHOT = _REASON_NAMES[Reason.NO_SNAPSHOT]
-_ROUTE_FIELDS = {"access.tenantId": CTX_TENANT_ID, "access.applicationId": CTX_APPLICATION_ID}
 _NO_CLAIMS: frozenset[Claim] = frozenset()
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 _RESPONSE_MEMO_LIMIT = 4096
@@ -138,12 +147,8 @@ class Caller(NamedTuple):
 
 def parse_route(extensions: Mapping[str, str]) -> Route:
     """The route's context_extensions; QueryError names the key (a misconfigured route)."""
-    tenant = extensions.get(CTX_TENANT_ID, "")
-    if not tenant:
-        raise QueryError(CTX_TENANT_ID, "is required")
-    application = extensions.get(CTX_APPLICATION_ID, "")
-    if not application:
-        raise QueryError(CTX_APPLICATION_ID, "is required")
+    tenant = convert.guid(extensions.get(CTX_TENANT_ID, ""), CTX_TENANT_ID)
+    application = convert.guid(extensions.get(CTX_APPLICATION_ID, ""), CTX_APPLICATION_ID)
     feature_name = extensions.get(CTX_FEATURE, "") or DEFAULT_FEATURE
     feature = FEATURES.get(feature_name)
     if feature is None:
@@ -247,8 +252,7 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
             response, decision = self.check(request)
         except Exception:
             log.exception("ext_authz: internal error while answering; denying")
-            response = self._denied(code_pb2.INTERNAL, http_status_pb2.InternalServerError, _UNSPECIFIED, "")
-            decision = None
+            response, decision = _INTERNAL_ERROR, None
         self._count("ext_authz", decision)
         self._observe(_perf() - start)
         return response
@@ -273,24 +277,19 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
             return self._unauthenticated(snapshot_id), _DENY
         except _IncompleteIdentity:
             return self._forbidden(Reason.INVALID_REQUEST, snapshot_id), _DENY
-        # convert validates every id exactly as for DecisionService (lower-case GUIDs, group limit).
-        question = pdp_pb2.CheckRequest(
-            access=pdp_pb2.AccessQuestion(
-                tenant_id=route.tenant_id,
-                external_tenant_id=caller.tenant_id,
-                direction=Direction.INBOUND,
-                feature=route.feature,
-                user_id=caller.user_id,
-                group_ids=caller.group_ids,
-                application_id=route.application_id,
-            )
-        )
+        # Ids are validated exactly as for DecisionService (lower-case GUIDs, group limit).
         try:
-            access = convert.query_from_proto(question)
-        except QueryError as exc:
-            key = _ROUTE_FIELDS.get(exc.field)
-            if key is not None:
-                return self._bad_route(key, exc.message, snapshot_id), None
+            access = AccessQuery(
+                route.tenant_id,
+                convert.guid(caller.tenant_id, "tid"),
+                None,
+                Direction.INBOUND,
+                route.feature,
+                convert.guid(caller.user_id, "oid"),
+                convert.group_ids(caller.group_ids, "groups"),
+                route.application_id,
+            )
+        except QueryError:
             return self._unauthenticated(snapshot_id), _DENY
         index = active.index
         result = evaluate(index, access)
@@ -299,10 +298,10 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
         trust: TrustDetail | None = None
         if result.reason is not Reason.SAME_TENANT:
             # Cross-tenant trust governs external users only; a tenant's own members have no such setting.
-            question_trust = TrustQuery(
+            trust_question = TrustQuery(
                 access.tenant_id, access.external_tenant_id, access.feature, route.required, caller.presented
             )
-            trusted = evaluate(index, question_trust)
+            trusted = evaluate(index, trust_question)
             if trusted.decision is _DENY:
                 return self._forbidden(trusted.reason, snapshot_id), _DENY
             trust = trusted.trust
@@ -364,17 +363,7 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
         cached = self._responses.get(key)
         if cached is not None:
             return cached
-        body = json.dumps({"decision": "deny", "reason": reason, "snapshotId": snapshot_id}, separators=(",", ":"))
-        headers = [_header(HEADER_REASON, reason), _header("content-type", "application/json")]
-        if http_code == http_status_pb2.Unauthorized:
-            headers.append(_header("www-authenticate", "Bearer"))
-        response = external_auth_pb2.CheckResponse(
-            status=status_pb2.Status(code=grpc_code, message=reason),
-            denied_response=external_auth_pb2.DeniedHttpResponse(
-                status=http_status_pb2.HttpStatus(code=http_code), headers=headers, body=body
-            ),
-        )
-        return self._remember(key, response)
+        return self._remember(key, denied_response(grpc_code, http_code, reason, snapshot_id))
 
     def _allowed(
         self, snapshot_id: str, reason: Reason, trust: TrustDetail | None, claims_required: bool
@@ -402,12 +391,30 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
         return self._remember(key, response)
 
 
+def denied_response(grpc_code: int, http_code: int, reason: str, snapshot_id: str) -> external_auth_pb2.CheckResponse:
+    """Envoy answers the client itself with this status, ``x-xtenant-reason`` and a JSON body."""
+    body = json.dumps({"decision": "deny", "reason": reason, "snapshotId": snapshot_id}, separators=(",", ":"))
+    headers = [_header(HEADER_REASON, reason), _header("content-type", "application/json")]
+    if http_code == http_status_pb2.Unauthorized:
+        headers.append(_header("www-authenticate", "Bearer"))
+    return external_auth_pb2.CheckResponse(
+        status=status_pb2.Status(code=grpc_code, message=reason),
+        denied_response=external_auth_pb2.DeniedHttpResponse(
+            status=http_status_pb2.HttpStatus(code=http_code), headers=headers, body=body
+        ),
+    )
+
+
 def _header(name: str, value: str) -> base_pb2.HeaderValueOption:
     return base_pb2.HeaderValueOption(header=base_pb2.HeaderValue(key=name, value=value), append_action=_OVERWRITE)
 
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
+
+
+#: Built at import, so that answering an unexpected error cannot fail in turn.
+_INTERNAL_ERROR = denied_response(code_pb2.INTERNAL, http_status_pb2.InternalServerError, _UNSPECIFIED, "")
 
 
 def register(server: grpc.aio.Server, holder: SnapshotHolder, metrics: Metrics, settings: Settings) -> list[str]:
