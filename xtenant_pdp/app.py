@@ -41,6 +41,10 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 HEALTH_SERVICES = ("", SERVICE_NAME)
 
 
+class StartupError(Exception):
+    """The server cannot start as configured; the message names the setting."""
+
+
 @dataclass
 class Server:
     """A started server and what it owns; ``stop()`` tears it down in order."""
@@ -120,7 +124,10 @@ def _start_metrics_http(settings: Settings, registry: CollectorRegistry) -> Any:
     if settings.metrics_listen is None:
         return None
     host, _, port = settings.metrics_listen.rpartition(":")
-    http_server, _thread = start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)
+    try:
+        http_server, _thread = start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)
+    except OSError as exc:
+        raise StartupError(f"--metrics-listen {settings.metrics_listen}: {exc.strerror or exc}") from None
     return http_server
 
 
@@ -145,7 +152,6 @@ async def start(
     *,
     registry: CollectorRegistry | None = None,
     serve_metrics: bool = True,
-    extra_handlers: Callable[[grpc.aio.Server, SnapshotHolder, Metrics], list[str]] | None = None,
 ) -> Server:
     """Build, bind and start everything; the first snapshot load is awaited (it may fail)."""
     registry = registry if registry is not None else CollectorRegistry()
@@ -174,20 +180,25 @@ async def start(
     health_pb2_grpc.add_HealthServicer_to_server(health, grpc_server)
     services = [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
     services += ext_authz.register(grpc_server, holder, metrics, settings)
-    if extra_handlers is not None:
-        services += extra_handlers(grpc_server, holder, metrics)
     # Reflection needs the descriptors of the raw-bytes services in the default pool.
     _ = pdp_pb2.DESCRIPTOR
     reflection.enable_server_reflection([*services, reflection.SERVICE_NAME], grpc_server)
-    credentials = _credentials(settings)
-    bound = [_bind(grpc_server, address, credentials) for address in settings.listen]
+    # Metrics first: a taken port must fail before anything is bound or started.
+    metrics_http = _start_metrics_http(settings, registry) if serve_metrics else None
+    try:
+        credentials = _credentials(settings)
+        bound = [_bind(grpc_server, address, credentials) for address in settings.listen]
+    except (OSError, RuntimeError) as exc:
+        if metrics_http is not None:
+            metrics_http.shutdown()
+            metrics_http.server_close()
+        await grpc_server.stop(None)
+        raise StartupError(f"--listen: {exc}") from None
     await grpc_server.start()
     for address in settings.listen:
         if address.is_unix:
             os.chmod(address.path, settings.socket_mode)
-    server = Server(grpc_server, holder, reloader, metrics, health, settings, bound)
-    if serve_metrics:
-        server.metrics_http = _start_metrics_http(settings, registry)
+    server = Server(grpc_server, holder, reloader, metrics, health, settings, bound, metrics_http)
     log.info(
         "listening",
         extra={
@@ -209,12 +220,15 @@ async def serve(
     *,
     registry: CollectorRegistry | None = None,
     serve_metrics: bool = True,
-    extra_handlers: Any = None,
 ) -> int:
     """Run until SIGTERM or SIGINT; reload on SIGHUP. Returns the process exit code."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    server = await start(settings, registry=registry, serve_metrics=serve_metrics, extra_handlers=extra_handlers)
+    try:
+        server = await start(settings, registry=registry, serve_metrics=serve_metrics)
+    except StartupError as exc:
+        log.error("cannot start", extra={"error": str(exc)})
+        return 1
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, server.reloader.request_reload)

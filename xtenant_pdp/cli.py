@@ -260,6 +260,8 @@ def cmd_inspect(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_serve(args: argparse.Namespace) -> ExitCode:
+    # gRPC's C core prints plain-text lines on stderr (e.g. failed TLS handshakes); logs here are JSON.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     import asyncio
 
     from xtenant_pdp import app, logs

@@ -94,6 +94,8 @@ def load(data: bytes, *, name: str = "snapshot") -> tuple[SnapshotInfo, pb.Snaps
     except DecodeError as exc:
         raise SnapshotLoadError(f"{name}: corrupt or truncated snapshot: {exc}") from None
     header = container.header
+    if not container.HasField("header") or not header.snapshot_id:
+        raise SnapshotLoadError(f"{name}: corrupt or truncated snapshot: no header after the magic bytes")
     if header.format_version != FORMAT_VERSION:
         raise SnapshotLoadError(
             f"{name}: snapshot format version {header.format_version} is not supported "

@@ -154,7 +154,9 @@ class Reloader:
 
     def _activate(self, index: Index) -> Active | None:
         current = self.holder.current
-        if current is not None and current.snapshot_id == index.snapshot_id:
+        # Same content and same header: nothing to do. A recompile of the same policy has the same id
+        # but a newer created time, which is what --max-snapshot-age measures: activate it.
+        if current is not None and current.index.info == index.info:
             return None
         previous = current.snapshot_id if current is not None else None
         active = self.holder.activate(index, self.source.description)
