@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,18 +59,26 @@ class Server:
     metrics_http: Any = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
-    async def stop(self, grace_s: float | None = None) -> None:
+    async def stop(self, grace_s: float | None = None, drain_s: float = 0.0) -> None:
+        """NOT_SERVING first; keep answering for ``drain_s`` while callers notice; then finish
+        in-flight calls within the grace period and release everything."""
         await self.health.enter_graceful_shutdown()
+        if drain_s > 0:
+            await asyncio.sleep(drain_s)
         for task in self._tasks:
             task.cancel()
         await self.grpc_server.stop(self.settings.grace_period_s if grace_s is None else grace_s)
         if self.metrics_http is not None:
             self.metrics_http.shutdown()
             self.metrics_http.server_close()
-        for address in self.settings.listen:
-            if address.is_unix:
-                with contextlib.suppress(OSError):
-                    address.path.unlink()
+        _remove_sockets(self.settings.listen)
+
+
+def _remove_sockets(addresses: Sequence[ListenAddress]) -> None:
+    for address in addresses:
+        if address.is_unix:
+            with contextlib.suppress(OSError):
+                address.path.unlink()
 
 
 def source_for(settings: Settings) -> SnapshotSource:
@@ -185,14 +193,18 @@ async def start(
     reflection.enable_server_reflection([*services, reflection.SERVICE_NAME], grpc_server)
     # Metrics first: a taken port must fail before anything is bound or started.
     metrics_http = _start_metrics_http(settings, registry) if serve_metrics else None
+    bound: list[str] = []
     try:
         credentials = _credentials(settings)
-        bound = [_bind(grpc_server, address, credentials) for address in settings.listen]
+        for address in settings.listen:
+            bound.append(_bind(grpc_server, address, credentials))
     except (OSError, RuntimeError) as exc:
         if metrics_http is not None:
             metrics_http.shutdown()
             metrics_http.server_close()
         await grpc_server.stop(None)
+        # Only the sockets this process created: one in use belongs to someone else.
+        _remove_sockets([a for a in settings.listen if a.raw in bound])
         raise StartupError(f"--listen: {exc}") from None
     await grpc_server.start()
     for address in settings.listen:
@@ -233,7 +245,10 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, server.reloader.request_reload)
     await stop.wait()
-    log.info("stopping: finishing in-flight calls", extra={"grace_period_s": settings.grace_period_s})
-    await server.stop()
+    log.info(
+        "stopping: draining, then finishing in-flight calls",
+        extra={"shutdown_delay_s": settings.shutdown_delay_s, "grace_period_s": settings.grace_period_s},
+    )
+    await server.stop(drain_s=settings.shutdown_delay_s)
     log.info("stopped")
     return 0

@@ -260,7 +260,8 @@ def cmd_inspect(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_serve(args: argparse.Namespace) -> ExitCode:
-    # gRPC's C core prints plain-text lines on stderr (e.g. failed TLS handshakes); logs here are JSON.
+    # gRPC's C core prints plain-text lines on stderr (each failed TLS handshake, each failed bind,
+    # which start() also reports as JSON); logs here are JSON only. GRPC_VERBOSITY=ERROR brings them back.
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     import asyncio
 

@@ -78,6 +78,7 @@ class Settings:
     cache_size: int = 0
     max_batch: int = 1000
     grace_period_s: float = 10.0
+    shutdown_delay_s: float = 1.0
     workers: int = 1
     #: Set for the workers of `--workers N` (SO_REUSEPORT on their shared TCP ports).
     reuse_port: bool = False
@@ -123,6 +124,11 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-size", metavar="N", help="decision cache entries per snapshot; 0 disables (default)")
     p.add_argument("--max-batch", metavar="N", help="largest BatchCheck accepted (default 1000)")
     p.add_argument("--grace-period", metavar="DURATION", help="time in-flight calls get on SIGTERM (default 10s)")
+    p.add_argument(
+        "--shutdown-delay",
+        metavar="DURATION",
+        help="on SIGTERM, keep answering this long after health turns NOT_SERVING (default 1s)",
+    )
     p.add_argument("--workers", metavar="N", help="server processes sharing TCP ports with SO_REUSEPORT (default 1)")
     p.add_argument("--log-level", metavar="LEVEL", help="debug, info, warning or error (default info)")
     p.add_argument(
@@ -172,6 +178,7 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
     setting("cache_size", _non_negative)
     setting("max_batch", _positive)
     setting("grace_period", parse_duration)
+    setting("shutdown_delay", parse_duration)
     setting("workers", _positive)
     setting("log_level", _log_level)
     setting("jwt_metadata_namespace")
@@ -186,6 +193,7 @@ _RENAMES = {
     "max_snapshot_age": "max_snapshot_age_s",
     "reload_interval": "reload_interval_s",
     "grace_period": "grace_period_s",
+    "shutdown_delay": "shutdown_delay_s",
 }
 
 

@@ -87,7 +87,7 @@ def run_workers(settings: Settings, argv: Sequence[str]) -> int:
                     code = 1
                     forward(signal.SIGTERM, None)
             time.sleep(0.1)
-        deadline = time.monotonic() + settings.grace_period_s + 5
+        deadline = time.monotonic() + settings.shutdown_delay_s + settings.grace_period_s + 5
         for child in children:
             try:
                 child.wait(timeout=max(0.0, deadline - time.monotonic()))
