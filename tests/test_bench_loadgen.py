@@ -28,7 +28,7 @@ class AllowAll(pdp_pb2_grpc.DecisionServiceServicer):
         with self._lock:
             self.calls += 1
 
-    def Check(  # noqa: N802  (gRPC method names)
+    def Check(
         self, request: pdp_pb2.CheckRequest, context: grpc.ServicerContext
     ) -> pdp_pb2.CheckResponse:
         self._count()
@@ -36,7 +36,7 @@ class AllowAll(pdp_pb2_grpc.DecisionServiceServicer):
             context.abort(grpc.StatusCode.UNAVAILABLE, "try later")
         return pdp_pb2.CheckResponse(decision=pdp_pb2.DECISION_ALLOW)
 
-    def BatchCheck(  # noqa: N802  (gRPC method names)
+    def BatchCheck(
         self, request: pdp_pb2.BatchCheckRequest, context: grpc.ServicerContext
     ) -> pdp_pb2.BatchCheckResponse:
         self._count()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.decision import (
@@ -227,14 +228,56 @@ _UNKNOWN_FIELD_RE = re.compile(r'has no field named "([^"]+)"')
 _JSON_PATH_RE = re.compile(r' at "?CheckRequest\.([\w\[\]]+(?:\.[\w\[\]]+)*)"?\.?$')
 
 
+_STRING = FieldDescriptor.TYPE_STRING
+_ENUM = FieldDescriptor.TYPE_ENUM
+
+
+def _check_value(field: FieldDescriptor, value: object, path: str) -> None:
+    if value is None:
+        return
+    if field.type == _STRING and not isinstance(value, str):
+        raise QueryError(path, f"must be a string, got {type(value).__name__}")
+    if field.type == _ENUM and (isinstance(value, bool) or not isinstance(value, str | int)):
+        raise QueryError(path, f"must be an enum name such as `{field.enum_type.values[1].name}`")
+
+
+def _check_shape(data: object) -> None:
+    """JSON types of the question's fields, so that a wrong type names its exact path
+    (json_format only says which field name failed, not where)."""
+    if not isinstance(data, dict):
+        raise QueryError("$", 'a question is a JSON object such as {"access": {...}}')
+    top = pdp_pb2.CheckRequest.DESCRIPTOR
+    for key, question in data.items():
+        field = top.fields_by_camelcase_name.get(key) or top.fields_by_name.get(key)
+        if field is None or question is None:
+            continue
+        if not isinstance(question, dict):
+            raise QueryError(field.json_name, "must be an object")
+        for name, value in question.items():
+            inner = field.message_type.fields_by_camelcase_name.get(name) or field.message_type.fields_by_name.get(name)
+            if inner is None:
+                continue
+            path = f"{field.json_name}.{inner.json_name}"
+            if inner.is_repeated:
+                if value is None:
+                    continue
+                if not isinstance(value, list):
+                    raise QueryError(path, "must be an array")
+                for i, item in enumerate(value):
+                    _check_value(inner, item, f"{path}[{i}]")
+            else:
+                _check_value(inner, value, path)
+
+
 def request_from_json(text: str | bytes | dict[str, Any]) -> pdp_pb2.CheckRequest:
     """The CLI line format: proto3 JSON of CheckRequest. Raises QueryError."""
     request = pdp_pb2.CheckRequest()
     try:
-        if isinstance(text, dict):
-            json_format.ParseDict(text, request)
-        else:
-            json_format.Parse(text, request)
+        data = text if isinstance(text, dict) else json.loads(text)
+        _check_shape(data)
+        json_format.ParseDict(data, request)
+    except QueryError:
+        raise
     except json_format.ParseError as exc:
         message = str(exc).splitlines()[0] if str(exc) else "cannot parse"
         match = _JSON_PATH_RE.search(message)

@@ -55,6 +55,8 @@ class IssueCode(enum.Enum):
     D7_P1_LICENSE_REQUIRED = "D7-P1"
     D7_MFA_TRUST_REGISTRATION_POLICY = "D7-MFA"
     CLOUD_ENDPOINT_UNSUPPORTED = "W001"
+    PAGINATED_EXPORT = "W002"
+    TOO_MANY_ISSUES = "E012"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, order=True)

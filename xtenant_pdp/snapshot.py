@@ -64,7 +64,15 @@ def dump(snapshot: pb.Snapshot, *, source_digest: str, created_at: float | None 
         partner_count=sum(len(t.partners) for t in snapshot.tenants),
     )
     header.created_at.FromNanoseconds(int((created_at if created_at is not None else _created_at()) * 1e9))
+    header.integrity = _integrity(header, body)
     return MAGIC + pb.SnapshotFile(header=header, body=body).SerializeToString(deterministic=True)
+
+
+def _integrity(header: pb.Header, body: bytes) -> str:
+    unsigned = pb.Header()
+    unsigned.CopyFrom(header)
+    unsigned.integrity = ""
+    return "sha256:" + hashlib.sha256(unsigned.SerializeToString(deterministic=True) + body).hexdigest()
 
 
 def info_of(header: pb.Header) -> SnapshotInfo:
@@ -101,6 +109,8 @@ def load(data: bytes, *, name: str = "snapshot") -> tuple[SnapshotInfo, pb.Snaps
             f"{name}: snapshot format version {header.format_version} is not supported "
             f"(this build reads version {FORMAT_VERSION}); recompile it with this release"
         )
+    if header.compiler_version < 1:
+        raise SnapshotLoadError(f"{name}: corrupt snapshot: compiler version {header.compiler_version}")
     if header.compiler_version > COMPILER_VERSION:
         raise SnapshotLoadError(
             f"{name}: compiled by a newer compiler (version {header.compiler_version} > {COMPILER_VERSION}); "
@@ -108,6 +118,8 @@ def load(data: bytes, *, name: str = "snapshot") -> tuple[SnapshotInfo, pb.Snaps
         )
     if snapshot_id_of(container.body) != header.snapshot_id:
         raise SnapshotLoadError(f"{name}: corrupt or truncated snapshot: content hash does not match its id")
+    if _integrity(header, container.body) != header.integrity:
+        raise SnapshotLoadError(f"{name}: corrupt snapshot: the header does not match its integrity hash")
     snapshot = pb.Snapshot()
     try:
         snapshot.ParseFromString(container.body)

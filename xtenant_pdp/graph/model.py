@@ -21,6 +21,8 @@ class Loc(NamedTuple):
     def child(self, name: str | int) -> Loc:
         if isinstance(name, int):
             return Loc(self.file, f"{self.path}[{name}]")
+        if not name.isidentifier():
+            return Loc(self.file, f"{self.path}['{name}']")  # e.g. $['@odata.nextLink']
         return Loc(self.file, f"{self.path}.{name}")
 
 

@@ -319,7 +319,7 @@ class GraphParser(Reader):
                 self.warn(
                     root.child("@odata.nextLink"),
                     "the export is one page of several: partners on later pages are missing",
-                    IssueCode.MISSING_FIELD,
+                    IssueCode.PAGINATED_EXPORT,
                     hint="follow @odata.nextLink and merge every page's `value` into one file",
                 )
             items_at = root.child("value")
@@ -383,7 +383,9 @@ class GraphParser(Reader):
             return None
         self.check_keys(data, at, _TENANT_KEYS)
         tenant_id = self.guid(data, "tenantId", at, required=True)
-        cloud_value = data.get("cloud", "microsoftonline.com")
+        cloud_value = data.get("cloud")
+        if cloud_value is None:
+            cloud_value = "microsoftonline.com"  # Graph's commercial cloud when not said
         cloud = cloud_value if cloud_value in _CLOUDS else None
         if cloud is None:
             if isinstance(cloud_value, str):
@@ -553,6 +555,15 @@ def parse_policy_dir(root: Path) -> tuple[PolicySource | None, list[CompileIssue
     tenants = []
     for folder in folders:
         if len(issues) >= MAX_ISSUES:
+            issues.append(
+                CompileIssue(
+                    file=str(root),
+                    path="$",
+                    message=f"stopped after {MAX_ISSUES} issues; later tenant folders were not read",
+                    code=IssueCode.TOO_MANY_ISSUES,
+                    hint="fix the errors above and run again",
+                )
+            )
             break
         tenant = _parse_tenant_folder(folder, root, issues, unknown)
         if tenant is not None:

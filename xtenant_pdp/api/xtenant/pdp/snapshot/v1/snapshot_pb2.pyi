@@ -79,7 +79,7 @@ class SnapshotFile(_message.Message):
     def __init__(self, header: _Optional[_Union[Header, _Mapping]] = ..., body: _Optional[bytes] = ...) -> None: ...
 
 class Header(_message.Message):
-    __slots__ = ("format_version", "snapshot_id", "compiler_version", "compiler_release", "created_at", "source_digest", "tenant_count", "partner_count")
+    __slots__ = ("format_version", "snapshot_id", "compiler_version", "compiler_release", "created_at", "source_digest", "tenant_count", "partner_count", "integrity")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_ID_FIELD_NUMBER: _ClassVar[int]
     COMPILER_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,7 @@ class Header(_message.Message):
     SOURCE_DIGEST_FIELD_NUMBER: _ClassVar[int]
     TENANT_COUNT_FIELD_NUMBER: _ClassVar[int]
     PARTNER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INTEGRITY_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     snapshot_id: str
     compiler_version: int
@@ -96,7 +97,8 @@ class Header(_message.Message):
     source_digest: str
     tenant_count: int
     partner_count: int
-    def __init__(self, format_version: _Optional[int] = ..., snapshot_id: _Optional[str] = ..., compiler_version: _Optional[int] = ..., compiler_release: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source_digest: _Optional[str] = ..., tenant_count: _Optional[int] = ..., partner_count: _Optional[int] = ...) -> None: ...
+    integrity: str
+    def __init__(self, format_version: _Optional[int] = ..., snapshot_id: _Optional[str] = ..., compiler_version: _Optional[int] = ..., compiler_release: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source_digest: _Optional[str] = ..., tenant_count: _Optional[int] = ..., partner_count: _Optional[int] = ..., integrity: _Optional[str] = ...) -> None: ...
 
 class TargetSet(_message.Message):
     __slots__ = ("access", "origin", "all", "ids", "app_groups")
