@@ -95,13 +95,17 @@ def decide_access(
     """One tenant's setting about a counterpart tenant (R1, 2.2, 2.10)."""
     if counterpart == tenant.tenant_id:
         return tenant.results.get(_ALLOW, Reason.SAME_TENANT, Source.MODEL)
-    partner = tenant.partners.get(counterpart)
     if cloud is not None and cloud is not tenant.cloud:
-        blocked = _cross_cloud(tenant, partner, cloud, feature)
+        blocked = _cross_cloud(tenant, tenant.partners.get(counterpart), cloud, feature)
         if blocked is not None:
             return blocked
-    config = tenant.default if partner is None else partner
-    return evaluate_setting(config.channels[direction][feature], user_id, group_ids, app_id)
+    return evaluate_setting(_channel_setting(tenant, counterpart, direction, feature), user_id, group_ids, app_id)
+
+
+def _channel_setting(tenant: TenantIndex, counterpart: str, direction: Direction, feature: Feature) -> SettingIndex:
+    """R1 in one look-up: the partner's setting for this channel, else the default's."""
+    setting = tenant.by_channel[direction][feature].get(counterpart)
+    return tenant.default.channels[direction][feature] if setting is None else setting
 
 
 def evaluate_access(index: Index, q: AccessQuery) -> Result:
@@ -109,10 +113,13 @@ def evaluate_access(index: Index, q: AccessQuery) -> Result:
     tenant = index.tenants.get(q.tenant_id)
     if tenant is None:
         return missing_tenant(q.tenant_id)
-    cloud = q.external_cloud or index.clouds.get(q.external_tenant_id)
-    return decide_access(
-        tenant, q.external_tenant_id, cloud, q.direction, q.feature, q.user_id, q.group_ids, q.application_id
-    )
+    counterpart = q.external_tenant_id
+    cloud = q.external_cloud or index.clouds.get(counterpart)
+    if counterpart != tenant.tenant_id and (cloud is None or cloud is tenant.cloud):
+        # The common case (another tenant in the same cloud) without decide_access's extra call.
+        setting = _channel_setting(tenant, counterpart, q.direction, q.feature)
+        return evaluate_setting(setting, q.user_id, q.group_ids, q.application_id)
+    return decide_access(tenant, counterpart, cloud, q.direction, q.feature, q.user_id, q.group_ids, q.application_id)
 
 
 def evaluate_collaboration(index: Index, q: CollaborationQuery) -> Result:

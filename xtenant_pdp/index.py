@@ -140,6 +140,9 @@ class TenantIndex:
     default: ConfigIndex
     partners: dict[str, ConfigIndex]
     results: Results
+    #: [direction][feature] -> {partner tenant id: setting}: the access path in one dict look-up
+    #: (fewer objects touched per decision than partner -> configuration -> setting).
+    by_channel: tuple[tuple[dict[str, SettingIndex], ...], ...]
 
     def configuration(self, counterpart: str) -> ConfigIndex:
         """R1: the partner configuration for the counterpart, else the default."""
@@ -244,6 +247,19 @@ class _Builder:
             return ci
 
         default_source = Source.SERVICE_DEFAULT if t.default_is_service_default else Source.DEFAULT
+        partners = {p.tenant_id: config(p.configuration, partner=p, source=Source.PARTNER) for p in t.partners}
+        by_channel = tuple(
+            (
+                {},
+                *(
+                    {pid: ci.channels[direction][feature] for pid, ci in partners.items()}
+                    for feature in (Feature.B2B_COLLABORATION, Feature.B2B_DIRECT_CONNECT)
+                ),
+            )
+            if direction
+            else ()
+            for direction in (0, Direction.INBOUND, Direction.OUTBOUND)
+        )
         return TenantIndex(
             tenant_id=t.tenant_id,
             cloud=Cloud(t.cloud),
@@ -251,8 +267,9 @@ class _Builder:
             allowed_clouds=frozenset(Cloud(c) for c in t.allowed_cloud_endpoints),
             default_policy_id=t.default_policy_id,
             default=config(t.default_configuration, partner=None, source=default_source),
-            partners={p.tenant_id: config(p.configuration, partner=p, source=Source.PARTNER) for p in t.partners},
+            partners=partners,
             results=results,
+            by_channel=by_channel,  # type: ignore[arg-type]
         )
 
 
