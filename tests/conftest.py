@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from server_kit import Channels, Procs
 
 from xtenant_pdp.engine import Engine
 
@@ -24,3 +26,23 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture(scope="session")
 def example_engine() -> Engine:
     return Engine.from_policy_dir(EXAMPLE_POLICY)
+
+
+@pytest.fixture
+def procs() -> Iterator[Procs]:
+    """Server subprocesses, killed at the end of the test whatever happens."""
+    pool = Procs()
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def channels() -> Iterator[Channels]:
+    """gRPC channels, closed at the end of the test."""
+    pool = Channels()
+    try:
+        yield pool
+    finally:
+        pool.close()

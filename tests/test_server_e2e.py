@@ -95,7 +95,7 @@ def server(snapshot_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture(scope="module")
-def channels() -> Iterator[Channels]:
+def module_channels() -> Iterator[Channels]:
     pool = Channels()
     try:
         yield pool
@@ -104,10 +104,10 @@ def channels() -> Iterator[Channels]:
 
 
 @pytest.fixture(scope="module")
-def transports(server: InProcessServer, channels: Channels) -> dict[str, grpc.Channel]:
-    """One channel per transport for the whole module (closed by ``channels``)."""
+def transports(server: InProcessServer, module_channels: Channels) -> dict[str, grpc.Channel]:
+    """One channel per transport for the whole module (closed by ``module_channels``)."""
     unix = next(a for a in server.bound if a.startswith("unix:"))
-    opened = {"tcp": channels.open(server.tcp_target), "unix": channels.open(unix)}
+    opened = {"tcp": module_channels.open(server.tcp_target), "unix": module_channels.open(unix)}
     for ch in opened.values():
         wait_until(lambda c=ch: health_status(c) == SERVING, what="SERVING")
     return opened
@@ -116,15 +116,6 @@ def transports(server: InProcessServer, channels: Channels) -> dict[str, grpc.Ch
 @pytest.fixture(params=["tcp", "unix"])
 def channel(request: pytest.FixtureRequest, transports: dict[str, grpc.Channel]) -> grpc.Channel:
     return transports[request.param]
-
-
-@pytest.fixture
-def fresh_channels() -> Iterator[Channels]:
-    pool = Channels()
-    try:
-        yield pool
-    finally:
-        pool.close()
 
 
 @pytest.fixture
@@ -424,7 +415,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 def test_tls_serves_a_client_that_trusts_the_ca(
-    pki: Pki, snapshot_file: Path, engine: Engine, servers: list[InProcessServer], fresh_channels: Channels
+    pki: Pki, snapshot_file: Path, engine: Engine, servers: list[InProcessServer], channels: Channels
 ) -> None:
     srv = _start(
         servers,
@@ -433,27 +424,27 @@ def test_tls_serves_a_client_that_trusts_the_ca(
     )
     port = srv.tcp_target.rpartition(":")[2]
     for host in ("127.0.0.1", "localhost"):
-        secure = fresh_channels.open(f"{host}:{port}", pki.channel_credentials(client_cert=False))
+        secure = channels.open(f"{host}:{port}", pki.channel_credentials(client_cert=False))
         wait_until(lambda ch=secure: health_status(ch) == SERVING, what="SERVING over TLS")
         assert check(secure, flip_question()) == engine.check_proto(flip_question())
     # A plaintext client cannot talk to the TLS port.
-    plain = fresh_channels.open(f"127.0.0.1:{port}")
+    plain = channels.open(f"127.0.0.1:{port}")
     assert rpc_error(lambda: check(plain, flip_question())).code() is grpc.StatusCode.UNAVAILABLE
 
 
 def test_mtls_refuses_a_client_without_certificate_and_serves_one_with(
-    pki: Pki, snapshot_file: Path, engine: Engine, servers: list[InProcessServer], fresh_channels: Channels
+    pki: Pki, snapshot_file: Path, engine: Engine, servers: list[InProcessServer], channels: Channels
 ) -> None:
     srv = _start(
         servers,
         *("--snapshot", str(snapshot_file), "--listen", "127.0.0.1:0", "--metrics-listen", "off"),
         *("--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key), "--tls-client-ca", str(pki.ca)),
     )
-    with_cert = fresh_channels.open(srv.tcp_target, pki.channel_credentials(client_cert=True))
+    with_cert = channels.open(srv.tcp_target, pki.channel_credentials(client_cert=True))
     wait_until(lambda: health_status(with_cert) == SERVING, what="SERVING over mTLS")
     assert check(with_cert, flip_question()) == engine.check_proto(flip_question())
 
-    without_cert = fresh_channels.open(srv.tcp_target, pki.channel_credentials(client_cert=False))
+    without_cert = channels.open(srv.tcp_target, pki.channel_credentials(client_cert=False))
     assert rpc_error(lambda: check(without_cert, flip_question())).code() is grpc.StatusCode.UNAVAILABLE
     # The server is unharmed by the refused handshake.
     assert check(with_cert, flip_question()) == engine.check_proto(flip_question())
@@ -463,7 +454,7 @@ def test_mtls_refuses_a_client_without_certificate_and_serves_one_with(
 
 
 def test_metrics_count_the_traffic_sent(
-    snapshot_file: Path, engine: Engine, servers: list[InProcessServer], fresh_channels: Channels
+    snapshot_file: Path, engine: Engine, servers: list[InProcessServer], channels: Channels
 ) -> None:
     metrics_port = free_port()
     srv = _start(
@@ -471,7 +462,7 @@ def test_metrics_count_the_traffic_sent(
         *("--snapshot", str(snapshot_file), "--listen", "127.0.0.1:0"),
         *("--metrics-listen", f"127.0.0.1:{metrics_port}"),
     )
-    channel = fresh_channels.open(srv.tcp_target)
+    channel = channels.open(srv.tcp_target)
     wait_until(lambda: health_status(channel) == SERVING, what="SERVING")
 
     expected: Counter[tuple[str, str]] = Counter()

@@ -55,23 +55,6 @@ GRACE_S = 5.0
 USAGE = 64
 
 
-@pytest.fixture
-def procs() -> Iterator[Procs]:
-    pool = Procs()
-    try:
-        yield pool
-    finally:
-        pool.close()
-
-
-@pytest.fixture
-def channels() -> Iterator[Channels]:
-    pool = Channels()
-    try:
-        yield pool
-    finally:
-        pool.close()
-
 
 @pytest.fixture(scope="module")
 def good_snapshot() -> bytes:

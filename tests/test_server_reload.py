@@ -51,23 +51,6 @@ ALLOW = (pdp_pb2.DECISION_ALLOW, pdp_pb2.REASON_ACCESS_ALLOWED)
 DENY = (pdp_pb2.DECISION_DENY, pdp_pb2.REASON_USER_BLOCKED)
 
 
-@pytest.fixture
-def procs() -> Iterator[Procs]:
-    pool = Procs()
-    try:
-        yield pool
-    finally:
-        pool.close()
-
-
-@pytest.fixture
-def channels() -> Iterator[Channels]:
-    pool = Channels()
-    try:
-        yield pool
-    finally:
-        pool.close()
-
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Snapshots:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from xtenant_pdp import convert
+from xtenant_pdp.bench.stats import percentile
 from xtenant_pdp.compiler import compile_policy_dir
 from xtenant_pdp.decision import AccessQuery, Decision, Query
 from xtenant_pdp.errors import QueryError
@@ -40,14 +41,6 @@ class Timing:
     count: int
     median_ns: float
     p99_ns: float
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of already sorted values (q in 0..100)."""
-    if not sorted_values:
-        raise ValueError("no values")
-    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
 
 
 def _overhead_ns(rounds: int = 20000) -> float:
