@@ -55,7 +55,6 @@ GRACE_S = 5.0
 USAGE = 64
 
 
-
 @pytest.fixture(scope="module")
 def good_snapshot() -> bytes:
     return compile_example().data
@@ -526,3 +525,28 @@ def test_log_lines_stay_json_when_a_tls_handshake_fails(
     proc.send(signal.SIGTERM)
     assert proc.wait_exit(GRACE_S + 10) == 0
     _assert_json_logs(proc)
+
+
+def test_health_listen_serves_probes_on_tcp_while_decisions_stay_on_the_socket(
+    sock_dir: Path, tmp_path: Path, good_snapshot: bytes, procs: Procs, channels: Channels
+) -> None:
+    """The Kubernetes gRPC probe port answers grpc.health.v1 only; DecisionService is not there."""
+    path = tmp_path / "policy.xtsnap"
+    path.write_bytes(good_snapshot)
+    port = free_port()
+    sock = sock_dir / "health.sock"
+    procs.spawn(
+        "--snapshot",
+        str(path),
+        "--listen",
+        f"unix:{sock}",
+        "--health-listen",
+        f"127.0.0.1:{port}",
+        "--metrics-listen",
+        "off",
+    )
+    probe = channels.open(f"127.0.0.1:{port}")
+    wait_health(probe, SERVING)
+    assert health_status(channels.open(f"unix:{sock}")) == SERVING
+    error = rpc_error(lambda: decision_stub(probe).Check(questions()[0], timeout=5))
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED

@@ -57,6 +57,8 @@ class Server:
     settings: Settings
     bound: list[str] = field(default_factory=list)
     metrics_http: Any = None
+    #: The plaintext health-only server of --health-listen (Kubernetes gRPC probes), if any.
+    health_server: grpc.aio.Server | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def stop(self, grace_s: float | None = None, drain_s: float = 0.0) -> None:
@@ -68,6 +70,8 @@ class Server:
         for task in self._tasks:
             task.cancel()
         await self.grpc_server.stop(self.settings.grace_period_s if grace_s is None else grace_s)
+        if self.health_server is not None:
+            await self.health_server.stop(0)
         if self.metrics_http is not None:
             self.metrics_http.shutdown()
             self.metrics_http.server_close()
@@ -139,6 +143,17 @@ def _start_metrics_http(settings: Settings, registry: CollectorRegistry) -> Any:
     return http_server
 
 
+async def _start_health_server(settings: Settings, health: health_aio.HealthServicer) -> grpc.aio.Server:
+    """Only grpc.health.v1 on a TCP port, so probes reach the pod while decisions stay on the socket."""
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    assert settings.health_listen is not None
+    if server.add_insecure_port(settings.health_listen) == 0:
+        raise StartupError(f"--health-listen {settings.health_listen}: cannot listen")
+    await server.start()
+    return server
+
+
 def _health_updater(holder: SnapshotHolder, health: health_aio.HealthServicer) -> Callable[[], None]:
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[None]] = set()
@@ -198,24 +213,26 @@ async def start(
         credentials = _credentials(settings)
         for address in settings.listen:
             bound.append(_bind(grpc_server, address, credentials))
-    except (OSError, RuntimeError) as exc:
+        health_server = await _start_health_server(settings, health) if settings.health_listen else None
+    except (OSError, RuntimeError, StartupError) as exc:
         if metrics_http is not None:
             metrics_http.shutdown()
             metrics_http.server_close()
         await grpc_server.stop(None)
         # Only the sockets this process created: one in use belongs to someone else.
         _remove_sockets([a for a in settings.listen if a.raw in bound])
-        raise StartupError(f"--listen: {exc}") from None
+        raise exc if isinstance(exc, StartupError) else StartupError(f"--listen: {exc}") from None
     await grpc_server.start()
     for address in settings.listen:
         if address.is_unix:
             os.chmod(address.path, settings.socket_mode)
-    server = Server(grpc_server, holder, reloader, metrics, health, settings, bound, metrics_http)
+    server = Server(grpc_server, holder, reloader, metrics, health, settings, bound, metrics_http, health_server)
     log.info(
         "listening",
         extra={
             "addresses": bound,
             "metrics": settings.metrics_listen if serve_metrics else None,
+            "health": settings.health_listen,
             "tls": credentials is not None,
             "pid": os.getpid(),
         },

@@ -70,6 +70,7 @@ class Settings:
     listen: tuple[ListenAddress, ...] = tuple(ListenAddress(a) for a in DEFAULT_LISTEN)
     socket_mode: int = 0o660
     metrics_listen: str | None = DEFAULT_METRICS_LISTEN
+    health_listen: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
@@ -111,6 +112,11 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "--metrics-listen",
         metavar="HOST:PORT",
         help=f"Prometheus /metrics address (default {DEFAULT_METRICS_LISTEN}; `off` disables)",
+    )
+    p.add_argument(
+        "--health-listen",
+        metavar="HOST:PORT",
+        help="also serve grpc.health.v1 alone, in plaintext, here (for Kubernetes gRPC probes)",
     )
     p.add_argument("--tls-cert", metavar="FILE", help="server certificate (PEM) for TCP listeners")
     p.add_argument("--tls-key", metavar="FILE", help="server private key (PEM)")
@@ -170,6 +176,7 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
     setting("listen", lambda raw: tuple(ListenAddress.parse(a) for a in raw.split(",") if a.strip()))
     setting("socket_mode", lambda raw: int(raw, 8))
     setting("metrics_listen", lambda raw: None if raw.lower() in ("off", "none", "") else _check_hostport(raw))
+    setting("health_listen", _check_hostport)
     setting("tls_cert", Path)
     setting("tls_key", Path)
     setting("tls_client_ca", Path)

@@ -118,6 +118,8 @@ def load(data: bytes, *, name: str = "snapshot") -> tuple[SnapshotInfo, pb.Snaps
         )
     if snapshot_id_of(container.body) != header.snapshot_id:
         raise SnapshotLoadError(f"{name}: corrupt or truncated snapshot: content hash does not match its id")
+    if not header.integrity:
+        raise SnapshotLoadError(f"{name}: snapshot has no integrity hash (written by an older build); recompile it")
     if _integrity(header, container.body) != header.integrity:
         raise SnapshotLoadError(f"{name}: corrupt snapshot: the header does not match its integrity hash")
     snapshot = pb.Snapshot()
