@@ -68,7 +68,11 @@ def group_ids(values: Sequence[str], field: str) -> tuple[str, ...]:
         return ()
     if len(values) > _MAX_GROUP_IDS:
         raise QueryError(field, f"at most {_MAX_GROUP_IDS} group ids are accepted, got {len(values)}")
-    return tuple([guid(v, f"{field}[{i}]") for i, v in enumerate(values)])
+    memo = _GUID_MEMO
+    try:
+        return tuple([memo[v] for v in values])  # every id seen before: no per-item work
+    except KeyError:
+        return tuple([guid(v, f"{field}[{i}]") for i, v in enumerate(values)])
 
 
 def _enum(value: int, members: dict[int, Any], field: str) -> Any:
@@ -93,15 +97,17 @@ def _access(m: pdp_pb2.AccessQuestion) -> AccessQuery:
                 f"unknown cloud `{m.external_cloud[:64]}`; expected microsoftonline.com, "
                 "microsoftonline.us or partner.microsoftonline.cn",
             )
+    memo = _GUID_MEMO.get  # the common case, inline: every id seen before
+    groups = m.group_ids
     return AccessQuery(
-        guid(m.tenant_id, "access.tenantId"),
-        guid(m.external_tenant_id, "access.externalTenantId"),
+        memo(m.tenant_id) or guid(m.tenant_id, "access.tenantId"),
+        memo(m.external_tenant_id) or guid(m.external_tenant_id, "access.externalTenantId"),
         cloud,
-        _enum(m.direction, _DIRECTIONS, "access.direction"),
-        _enum(m.feature, _FEATURES, "access.feature"),
-        guid(m.user_id, "access.userId"),
-        group_ids(m.group_ids, "access.groupIds"),
-        guid(m.application_id, "access.applicationId"),
+        _DIRECTIONS.get(m.direction) or _enum(m.direction, _DIRECTIONS, "access.direction"),
+        _FEATURES.get(m.feature) or _enum(m.feature, _FEATURES, "access.feature"),
+        memo(m.user_id) or guid(m.user_id, "access.userId"),
+        group_ids(groups, "access.groupIds") if groups else (),
+        memo(m.application_id) or guid(m.application_id, "access.applicationId"),
     )
 
 

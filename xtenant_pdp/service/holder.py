@@ -23,7 +23,8 @@ class CachedAnswer:
 
     payload: bytes
     kind: str
-    allowed: bool
+    #: "allow" or "deny", the metrics label.
+    label: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,9 @@ class Active:
     origin: str
     #: Request bytes -> CachedAnswer; None when caching is off. Owned by this generation only.
     cache: LRUCache[bytes, CachedAnswer] | None = field(default=None)
+    #: Result -> its serialized CheckResponse: decisions share few distinct results, so each is
+    #: serialized once per generation (bounded; see servicer.PAYLOAD_MEMO_LIMIT).
+    payloads: dict[Any, bytes] = field(default_factory=dict)
 
     @property
     def snapshot_id(self) -> str:

@@ -32,6 +32,7 @@ log = logging.getLogger("xtenant_pdp.service")
 SERVICE_NAME = "xtenant.pdp.v1.DecisionService"
 #: Largest BatchCheck accepted; larger batches are INVALID_ARGUMENT (documented in README).
 MAX_BATCH = 1000
+PAYLOAD_MEMO_LIMIT = 8192
 
 _KIND_OF_FIELD = {
     "access": "access",
@@ -70,18 +71,9 @@ class DecisionServicer:
         self._counters = metrics.decision_counters
         self._hit = metrics.cache_hit.inc
         self._miss = metrics.cache_miss.inc
+        self._durations = metrics.decision_durations
 
     # ------------------------------------------------------------------ one question
-
-    def _stale_answer(self, active: Active, raw: bytes) -> bytes:
-        kind = self._parse(raw)[1]
-        self._counters[(kind, "deny")].inc()
-        return pdp_pb2.CheckResponse(
-            decision=Decision.DENY,
-            reason=Reason.SNAPSHOT_STALE,
-            source=Source.SNAPSHOT,
-            snapshot_id=active.snapshot_id,
-        ).SerializeToString()
 
     @staticmethod
     def _parse(raw: bytes) -> tuple[Any, str]:
@@ -92,27 +84,49 @@ class DecisionServicer:
         query = convert.query_from_proto(request)
         return query, _KIND_OF_FIELD[request.WhichOneof("question") or ""]
 
-    def answer(self, active: Active, raw: bytes) -> bytes:
-        """One serialized CheckResponse. Raises QueryError for a malformed question."""
-        start = _perf()
+    def decide(self, active: Active, raw: bytes) -> tuple[bytes, str, str, bool | None]:
+        """(serialized CheckResponse, question kind, decision label, cache hit or None when no
+        cache). Raises QueryError for a malformed question. Records no metrics: callers do, once
+        per call or once per batch."""
         if self._holder.stale:
-            return self._stale_answer(active, raw)
+            kind = self._parse(raw)[1]  # still INVALID_ARGUMENT for a malformed question
+            return self._stale_payload(active), kind, "deny", None
         cache = active.cache
         if cache is not None:
-            hit = cache.get(raw)
-            if hit is not None:
-                self._hit()
-                self._counters[(hit.kind, "allow" if hit.allowed else "deny")].inc()
-                self._observe(_perf() - start)
-                return hit.payload
-            self._miss()
+            found = cache.get(raw)
+            if found is not None:
+                return found.payload, found.kind, found.label, True
         query, kind = self._parse(raw)
         result = evaluate(active.index, query)
-        payload = convert.response_from_result(result, active.snapshot_id).SerializeToString()
-        allowed = result.decision is Decision.ALLOW
-        if cache is not None:
-            cache[raw] = CachedAnswer(payload, kind, allowed)
-        self._counters[(kind, "allow" if allowed else "deny")].inc()
+        payloads = active.payloads
+        payload = payloads.get(result)
+        if payload is None:
+            payload = convert.response_from_result(result, active.snapshot_id).SerializeToString()
+            if len(payloads) >= PAYLOAD_MEMO_LIMIT:
+                payloads.clear()  # unknown tenant ids make new results: keep it bounded
+            payloads[result] = payload
+        label = "allow" if result.decision is Decision.ALLOW else "deny"
+        if cache is None:
+            return payload, kind, label, None
+        cache[raw] = CachedAnswer(payload, kind, label)
+        return payload, kind, label, False
+
+    @staticmethod
+    def _stale_payload(active: Active) -> bytes:
+        return pdp_pb2.CheckResponse(
+            decision=Decision.DENY,
+            reason=Reason.SNAPSHOT_STALE,
+            source=Source.SNAPSHOT,
+            snapshot_id=active.snapshot_id,
+        ).SerializeToString()
+
+    def answer(self, active: Active, raw: bytes) -> bytes:
+        """One question with its metrics (the unary path)."""
+        start = _perf()
+        payload, kind, label, hit = self.decide(active, raw)
+        if hit is not None:
+            (self._hit if hit else self._miss)()
+        self._counters[(kind, label)].inc()
         self._observe(_perf() - start)
         return payload
 
@@ -128,18 +142,43 @@ class DecisionServicer:
         return await _guard(context, lambda: self.answer(self._active(), raw), self._metrics)
 
     def batch(self, raw: bytes) -> bytes:
+        """Every item answered in order; metrics are added up here and recorded once per batch."""
         active = self._active()
         items = wire.split_items(raw, self._max_batch)
         if not items:
             raise QueryError("requests", "is empty: send at least one question")
         answers = []
+        append = answers.append
+        counts: dict[tuple[str, str], int] = {}
+        durations = self._durations.batch()
+        hits = misses = 0
+        decide = self.decide
+        perf = _perf
         for i, item in enumerate(items):
+            start = perf()
             try:
-                answers.append(self.answer(active, item))
+                payload, kind, label, hit = decide(active, item)
             except QueryError as exc:
-                self._counters[("invalid", "error")].inc()
+                key = ("invalid", "error")
                 prefixed = QueryError(f"requests[{i}].{exc.field}", exc.message)
-                answers.append(convert.error_response(prefixed, active.snapshot_id).SerializeToString())
+                payload = convert.error_response(prefixed, active.snapshot_id).SerializeToString()
+            else:
+                key = (kind, label)
+                durations.add(perf() - start)
+                if hit is not None:
+                    if hit:
+                        hits += 1
+                    else:
+                        misses += 1
+            counts[key] = counts.get(key, 0) + 1
+            append(payload)
+        for key, n in counts.items():
+            self._counters[key].inc(n)
+        if hits:
+            self._metrics.cache_hit.inc(hits)
+        if misses:
+            self._metrics.cache_miss.inc(misses)
+        durations.record()
         return wire.join_items(answers)
 
     async def BatchCheck(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:  # noqa: N802

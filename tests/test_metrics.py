@@ -1,0 +1,59 @@
+"""Metrics definitions: batched histogram recording equals plain observe(); labels stay bounded."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from xtenant_pdp.decision import Decision
+from xtenant_pdp.metrics import DECISION_BUCKETS, Metrics
+
+
+def _samples(registry: CollectorRegistry, name: str) -> dict[str, float]:
+    return {
+        f"{s.name}{sorted(s.labels.items())}": s.value
+        for family in registry.collect()
+        for s in family.samples
+        if s.name.startswith(name)
+    }
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1e-7, 3e-6, 3e-6, 4e-4, 0.5],
+        [bound for bound in DECISION_BUCKETS],  # exactly on each bound: `le` is inclusive
+        [],
+    ],
+    ids=["spread", "on-bounds", "empty"],
+)
+def test_batched_histogram_equals_observe(values: list[float]) -> None:
+    batched, plain = Metrics(CollectorRegistry()), Metrics(CollectorRegistry())
+    batch = batched.decision_durations.batch()
+    for v in values:
+        batch.add(v)
+        plain.decision_duration.observe(v)
+    batch.record()
+    name = "xtenant_pdp_decision_duration_seconds"
+    assert _samples(batched.registry, name) == pytest.approx(_samples(plain.registry, name))
+
+
+def test_count_decision_uses_bounded_labels() -> None:
+    metrics = Metrics(CollectorRegistry())
+    metrics.count_decision("access", Decision.ALLOW)
+    metrics.count_decision("trust", Decision.DENY)
+    metrics.count_decision("invalid", None)
+    values = _samples(metrics.registry, "xtenant_pdp_decisions_total")
+    assert values["xtenant_pdp_decisions_total[('decision', 'allow'), ('question', 'access')]"] == 1
+    assert values["xtenant_pdp_decisions_total[('decision', 'deny'), ('question', 'trust')]"] == 1
+    assert values["xtenant_pdp_decisions_total[('decision', 'error'), ('question', 'invalid')]"] == 1
+
+
+def test_snapshot_info_keeps_only_the_active_snapshot() -> None:
+    metrics = Metrics(CollectorRegistry())
+    metrics.snapshot_activated("sha256:a", None, 1.0, 10, 2)
+    metrics.snapshot_activated("sha256:b", "sha256:a", 2.0, 12, 2)
+    text = generate_latest(metrics.registry).decode()
+    assert 'xtenant_pdp_snapshot_info{snapshot_id="sha256:b"} 1.0' in text
+    assert "sha256:a" not in text
+    assert "xtenant_pdp_snapshot_partners 12.0" in text
