@@ -76,7 +76,7 @@ class Settings:
     tls_client_ca: Path | None = None
     max_snapshot_age_s: float | None = None
     reload_interval_s: float = 2.0
-    cache_size: int = 0
+    cache_size: int = 10000
     max_batch: int = 1000
     grace_period_s: float = 10.0
     shutdown_delay_s: float = 1.0
@@ -127,7 +127,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         help="older snapshots make health NOT_SERVING and decisions fail closed (e.g. 24h)",
     )
     p.add_argument("--reload-interval", metavar="DURATION", help="how often to poll the source (default 2s)")
-    p.add_argument("--cache-size", metavar="N", help="decision cache entries per snapshot; 0 disables (default)")
+    p.add_argument("--cache-size", metavar="N", help="decision cache entries per snapshot; 0 disables (default 10000)")
     p.add_argument("--max-batch", metavar="N", help="largest BatchCheck accepted (default 1000)")
     p.add_argument("--grace-period", metavar="DURATION", help="time in-flight calls get on SIGTERM (default 10s)")
     p.add_argument(
