@@ -153,6 +153,58 @@ def _side(
     ]
 
 
+def _flag(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def _redemption_lines(index: Index, home_id: str, resource_id: str) -> list[str]:
+    lines = []
+    home, resource = index.tenants.get(home_id), index.tenants.get(resource_id)
+    if home is not None:
+        out = home.configuration(resource_id)
+        lines.append(
+            f"automaticUserConsentSettings.outboundAllowed of {_tenant_name(index, home_id)} for {resource_id}: "
+            f"{_flag(out.automatic_redemption_outbound)} ({SOURCE_TEXT[out.source]})"
+        )
+    if resource is not None:
+        inbound = resource.configuration(home_id)
+        lines.append(
+            f"automaticUserConsentSettings.inboundAllowed of {_tenant_name(index, resource_id)} for {home_id}: "
+            f"{_flag(inbound.automatic_redemption_inbound)} ({SOURCE_TEXT[inbound.source]})"
+        )
+    if home is not None and resource is not None and home.cloud is not resource.cloud:
+        lines.append(f"  clouds differ: {home.cloud.endpoint} and {resource.cloud.endpoint} (D1)")
+    return lines
+
+
+def _sync_lines(index: Index, source_id: str, target_id: str) -> list[str]:
+    target = index.tenants.get(target_id)
+    if target is None:
+        return [f"  {target_id}: policy not in the snapshot (D9)"]
+    partner = target.partners.get(source_id)
+    if partner is None:
+        return [f"identity sync into {_tenant_name(index, target_id)}: no partner configuration for {source_id}"]
+    policy = (
+        "none"
+        if partner.identity_sync is None
+        else f"userSyncInbound.isSyncAllowed {str(partner.identity_sync).lower()}"
+    )
+    lines = [
+        f"identity sync into {_tenant_name(index, target_id)} from {source_id}: {policy}; automatic redemption "
+        f"inbound {_flag(partner.automatic_redemption_inbound)}"
+    ]
+    source = index.tenants.get(source_id)
+    if source is None:
+        lines.append(f"  {source_id} is not in the snapshot: its outbound setting is not checked (D9)")
+    else:
+        outbound = source.configuration(target_id)
+        lines.append(
+            f"  {_tenant_name(index, source_id)} redeems automatically outbound: "
+            f"{_flag(outbound.automatic_redemption_outbound)}"
+        )
+    return lines
+
+
 def explain(index: Index, query: Query) -> tuple[Result, list[str]]:
     """The evaluator's result and the lines that narrate it."""
     result = evaluate(index, query)
@@ -208,8 +260,10 @@ def explain(index: Index, query: Query) -> tuple[Result, list[str]]:
             required = ", ".join(sorted(c.name for c in query.required)) or "nothing"
             presented = ", ".join(sorted(c.name for c in query.presented)) or "nothing"
             lines.append(f"  Conditional Access requires {required}; the session presents {presented}")
-    elif isinstance(query, AutomaticRedemptionQuery | IdentitySyncQuery):
-        pass
+    elif isinstance(query, AutomaticRedemptionQuery):
+        lines += _redemption_lines(index, query.home_tenant_id, query.resource_tenant_id)
+    elif isinstance(query, IdentitySyncQuery):
+        lines += _sync_lines(index, query.source_tenant_id, query.target_tenant_id)
     verdict = "ALLOW" if result.allowed else "DENY"
     lines.append(f"decision: {verdict} ({result.reason.name}): {REASON_TEXT[result.reason]}")
     lines.append(f"decided by: {SOURCE_TEXT[result.source]} of {_tenant_name(index, result.policy_tenant_id)}")
