@@ -138,3 +138,26 @@ def test_findings_do_not_repeat_for_inherited_settings(tmp_path: Path) -> None:
     }
     c1 = [f for f in _findings(tmp_path, spec) if f[0] == "C1a"]
     assert c1 == [("C1a", "r/default.json", "$.b2bCollaborationOutbound.applications")]
+
+
+@pytest.mark.parametrize(
+    ("removed", "expected"),
+    [
+        pytest.param(partner(HOME, isServiceProvider=True), 1, id="C5-service-provider-cannot-be-removed"),
+        pytest.param(
+            partner(HOME, identitySynchronization={"tenantId": HOME, "userSyncInbound": {"isSyncAllowed": True}}),
+            1,
+            id="C5-identity-sync-must-go-first",
+        ),
+        pytest.param(partner(HOME), 0, id="C5-plain-partner-may-be-removed"),
+    ],
+)
+def test_c5_removals_against_the_previous_snapshot(tmp_path: Path, removed: dict[str, Any], expected: int) -> None:
+    before = compile_policy_dir(
+        write_policy(tmp_path / "before", {"r": tenant(RESOURCE, license="p2", partners=[removed])})
+    )
+    after = compile_policy_dir(
+        write_policy(tmp_path / "after", {"r": tenant(RESOURCE, license="p2", partners=[])}), previous=before.snapshot
+    )
+    c5 = [(f.code.value, f.file, f.path) for f in after.findings if f.code.value == "C5"]
+    assert c5 == [("C5", "r/partners.json", "$.value")] * expected

@@ -52,6 +52,8 @@ def _compile_options(args: argparse.Namespace) -> CompileOptions:
 
 def _add_compile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="treat findings (2.3 C1-C5, D7) as errors")
+    if p.prog.split()[-1] in ("compile", "validate"):
+        p.add_argument("--previous", metavar="SNAPSHOT", help="the snapshot this one replaces: report C5 removals")
     p.add_argument(
         "--missing-half",
         choices=["inherit", "no-restriction"],
@@ -73,8 +75,15 @@ def _print_issues(issues: Sequence[CompileIssue], out: IO[str], *, show_info: bo
 
 
 def _compile(args: argparse.Namespace) -> CompileResult | None:
+    previous = None
+    if getattr(args, "previous", None):
+        try:
+            previous = load_snapshot(Path(args.previous).read_bytes(), name=args.previous)[1]
+        except (OSError, SnapshotLoadError) as exc:
+            sys.stderr.write(f"error: --previous: {exc}\n")
+            return None
     try:
-        return compile_policy_dir(args.policy_dir, _compile_options(args))
+        return compile_policy_dir(args.policy_dir, _compile_options(args), previous=previous)
     except CompileErrors as exc:
         if getattr(args, "format", "text") == "json":
             json.dump({"ok": False, "issues": [i.to_dict() for i in exc.issues]}, sys.stdout, indent=2)

@@ -1,6 +1,8 @@
 """COMPILE: policy directory -> snapshot, as an ordered list of named, pure stages.
 
-    parse -> check-source -> resolve -> find-conflicts -> emit -> dump
+    parse -> check-source -> resolve -> find-conflicts [-> find-removals] -> emit -> dump
+
+find-removals runs only against a previous snapshot (compile --previous): C5 is about changes.
 
 Every stage sees the whole input and adds to one issue list; errors from every stage that
 can run are reported together (CompileErrors), never first-only.
@@ -20,7 +22,7 @@ from xtenant_pdp.api import snapshot_pb2
 from xtenant_pdp.compiler.emit import emit
 from xtenant_pdp.compiler.resolve import resolve
 from xtenant_pdp.compiler.resolved import MissingHalf, Tenant
-from xtenant_pdp.compiler.validate import check_source, find_conflicts
+from xtenant_pdp.compiler.validate import check_source, find_conflicts, find_removals
 from xtenant_pdp.errors import CompileErrors, CompileIssue, Severity, sort_issues
 from xtenant_pdp.graph.model import PolicySource
 from xtenant_pdp.graph.parse import parse_policy_dir
@@ -69,6 +71,7 @@ def compile_source(
     *,
     issues: list[CompileIssue] | None = None,
     created_at: float | None = None,
+    previous: snapshot_pb2.Snapshot | None = None,
 ) -> CompileResult:
     """Compile a parsed policy source. Raises CompileErrors with every error found."""
     issues = list(issues or [])
@@ -88,6 +91,8 @@ def compile_source(
     tenants = stage("resolve", lambda: resolve(source.tenants, options.missing_half))
     # find-conflicts runs on resolved settings: C1 is about what applies, inherited halves included.
     issues += stage("find-conflicts", lambda: find_conflicts(tenants, source.tenants, source.catalog))
+    if previous is not None:
+        issues += stage("find-removals", lambda: find_removals(tenants, previous))
     if errors := _errors(issues, options.strict):
         raise CompileErrors(errors)
     snapshot = stage(
@@ -112,7 +117,11 @@ def compile_source(
 
 
 def compile_policy_dir(
-    root: Path | str, options: CompileOptions = DEFAULT_OPTIONS, *, created_at: float | None = None
+    root: Path | str,
+    options: CompileOptions = DEFAULT_OPTIONS,
+    *,
+    created_at: float | None = None,
+    previous: snapshot_pb2.Snapshot | None = None,
 ) -> CompileResult:
     """Parse and compile a policy directory. Raises CompileErrors with every error found."""
     start = time.perf_counter()
@@ -120,6 +129,6 @@ def compile_policy_dir(
     parse_seconds = time.perf_counter() - start
     if source is None:
         raise CompileErrors(_errors(issues, options.strict))
-    result = compile_source(source, options, issues=issues, created_at=created_at)
+    result = compile_source(source, options, issues=issues, created_at=created_at, previous=previous)
     result.timings["parse"] = parse_seconds
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from xtenant_pdp.api import snapshot_pb2 as pb
 from xtenant_pdp.compiler.resolved import AppGroup, Configuration, Half, Origin, Setting, Tenant
 from xtenant_pdp.decision import supported_cloud_pair
 from xtenant_pdp.errors import CompileIssue, IssueCode, Severity
@@ -262,6 +263,44 @@ def find_conflicts(
                         "restrictions for it are applications only",
                         IssueCode.C4_MSA_TENANT_RESTRICTIONS_APPS_ONLY,
                         hint="target AllUsers",
+                        warning=True,
+                    )
+                )
+    return issues
+
+
+def find_removals(tenants: tuple[Tenant, ...], previous: pb.Snapshot) -> list[CompileIssue]:
+    """C5 across versions: a service-provider partner cannot be deleted, so an export that lost one
+    is incomplete (or edited); a partner with an identity sync policy needs that deleted first."""
+    now = {t.tenant_id: {p.tenant_id: p for p in t.partners} for t in tenants}
+    folders = {t.tenant_id: t.folder for t in tenants}
+    issues: list[CompileIssue] = []
+    for old_tenant in previous.tenants:
+        current = now.get(old_tenant.tenant_id)
+        if current is None:
+            continue
+        for old in old_tenant.partners:
+            if old.tenant_id in current:
+                continue
+            folder_file = Loc(f"{folders[old_tenant.tenant_id]}/partners.json", "$.value")
+            if old.is_service_provider:
+                issues.append(
+                    _issue(
+                        folder_file,
+                        f"service-provider partner `{old.tenant_id}` is gone, but Entra does not let one be deleted",
+                        IssueCode.C5_PARTNER_CANNOT_BE_REMOVED,
+                        hint="re-export the partners: this export looks incomplete",
+                        warning=True,
+                    )
+                )
+            elif old.HasField("identity_sync"):
+                issues.append(
+                    _issue(
+                        folder_file,
+                        f"partner `{old.tenant_id}` is gone together with its identity sync policy, which "
+                        "Entra requires to be deleted first",
+                        IssueCode.C5_PARTNER_CANNOT_BE_REMOVED,
+                        hint="check that the identity synchronization was removed on purpose",
                         warning=True,
                     )
                 )
