@@ -550,3 +550,18 @@ def test_health_listen_serves_probes_on_tcp_while_decisions_stay_on_the_socket(
     assert health_status(channels.open(f"unix:{sock}")) == SERVING
     error = rpc_error(lambda: decision_stub(probe).Check(questions()[0], timeout=5))
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_liveness_stays_serving_while_a_stale_snapshot_makes_the_pod_unready(
+    sock_dir: Path, tmp_path: Path, procs: Procs, channels: Channels
+) -> None:
+    path = tmp_path / "old.xtsnap"
+    path.write_bytes(compile_example(created_at=1_000_000_000).data)  # 2001: long stale
+    sock = sock_dir / "live.sock"
+    procs.spawn(
+        "--snapshot", str(path), "--listen", f"unix:{sock}", "--max-snapshot-age", "1h", "--metrics-listen", "off"
+    )
+    channel = channels.open(f"unix:{sock}")
+    wait_health(channel, SERVING, "liveness")
+    assert health_status(channel) != SERVING
+    assert health_status(channel, SERVICE) != SERVING

@@ -39,6 +39,10 @@ log = logging.getLogger("xtenant_pdp.server")
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 HEALTH_SERVICES = ("", SERVICE_NAME)
+#: SERVING while the process runs and its event loop answers, whatever the snapshot: the liveness
+#: probe's service, so that a stale or missing snapshot (which a restart cannot cure) makes the pod
+#: unready but never restarts it.
+LIVENESS_SERVICE = "liveness"
 
 
 class StartupError(Exception):
@@ -183,6 +187,7 @@ async def start(
     health = health_aio.HealthServicer()
     for name in HEALTH_SERVICES:
         await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     reloader = Reloader(
         source_for(settings),
         holder,

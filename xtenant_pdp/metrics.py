@@ -84,6 +84,7 @@ class Metrics:
     cache_requests: Counter = field(init=False)
     snapshot_info: Gauge = field(init=False)
     snapshot_loaded: Gauge = field(init=False)
+    snapshot_created: Gauge = field(init=False)
     snapshot_load_failures: Counter = field(init=False)
     snapshot_partners: Gauge = field(init=False)
     snapshot_tenants: Gauge = field(init=False)
@@ -122,6 +123,12 @@ class Metrics:
         self.snapshot_loaded = Gauge(
             "xtenant_pdp_snapshot_loaded_timestamp_seconds",
             "When the active snapshot was activated.",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.snapshot_created = Gauge(
+            "xtenant_pdp_snapshot_created_timestamp_seconds",
+            "When the active snapshot was compiled (time() minus this is its age, which --max-snapshot-age limits).",
             registry=r,
             multiprocess_mode="max",
         )
@@ -180,7 +187,13 @@ class Metrics:
         self.decision_counters[(kind, label)].inc()
 
     def snapshot_activated(
-        self, snapshot_id: str, previous_id: str | None, loaded_at: float, partners: int, tenants: int
+        self,
+        snapshot_id: str,
+        previous_id: str | None,
+        loaded_at: float,
+        partners: int,
+        tenants: int,
+        created_at: float = 0.0,
     ) -> None:
         if previous_id is not None and previous_id != snapshot_id:
             # 0 first: in multiprocess mode the value file outlives remove().
@@ -188,5 +201,6 @@ class Metrics:
             self.snapshot_info.remove(previous_id)
         self.snapshot_info.labels(snapshot_id).set(1)
         self.snapshot_loaded.set(loaded_at)
+        self.snapshot_created.set(created_at)
         self.snapshot_partners.set(partners)
         self.snapshot_tenants.set(tenants)

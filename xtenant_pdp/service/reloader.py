@@ -161,7 +161,12 @@ class Reloader:
         previous = current.snapshot_id if current is not None else None
         active = self.holder.activate(index, self.source.description)
         self.metrics.snapshot_activated(
-            active.snapshot_id, previous, active.loaded_at, index.partner_count, len(index.tenants)
+            active.snapshot_id,
+            previous,
+            active.loaded_at,
+            index.partner_count,
+            len(index.tenants),
+            index.info.created_at.timestamp(),
         )
         log.info(
             "snapshot activated",
