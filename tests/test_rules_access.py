@@ -157,7 +157,16 @@ def test_d5_catalogue_replaced_per_policy_source(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- 2.1 inheritance
 
 
-def test_r1_partner_configuration_takes_precedence(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("external", "expected", "source"),
+    [
+        pytest.param(HOME, ("ALLOW", "ACCESS_ALLOWED"), "SOURCE_PARTNER", id="R1-partner-takes-precedence"),
+        pytest.param(
+            OTHER, ("DENY", "USER_AND_APPLICATION_BLOCKED"), "SOURCE_DEFAULT", id="R1-default-without-partner"
+        ),
+    ],
+)
+def test_r1_partner_else_default(tmp_path: Path, external: str, expected: tuple[str, str], source: str) -> None:
     pdp = engine(
         tmp_path,
         {
@@ -168,25 +177,9 @@ def test_r1_partner_configuration_takes_precedence(tmp_path: Path) -> None:
             )
         },
     )
-    answer = pdp.check(access(external=HOME))
-    assert outcome(answer) == ("ALLOW", "ACCESS_ALLOWED")
-    assert answer["source"] == "SOURCE_PARTNER"
-
-
-def test_r1_default_applies_without_partner(tmp_path: Path) -> None:
-    pdp = engine(
-        tmp_path,
-        {
-            "r": tenant(
-                RESOURCE,
-                default=customized_default(b2bCollaborationInbound=BLOCK_ALL),
-                partners=[partner(HOME, b2bCollaborationInbound=ALLOW_ALL)],
-            )
-        },
-    )
-    answer = pdp.check(access(external=OTHER))
-    assert outcome(answer) == ("DENY", "USER_AND_APPLICATION_BLOCKED")
-    assert answer["source"] == "SOURCE_DEFAULT"
+    answer = pdp.check(access(external=external))
+    assert outcome(answer) == expected
+    assert answer["source"] == source
 
 
 def test_r1_service_default_without_default_file(tmp_path: Path) -> None:
