@@ -269,9 +269,6 @@ def cmd_inspect(args: argparse.Namespace) -> ExitCode:
 
 
 def cmd_serve(args: argparse.Namespace) -> ExitCode:
-    # gRPC's C core prints plain-text lines on stderr (each failed TLS handshake, each failed bind,
-    # which start() also reports as JSON); logs here are JSON only. GRPC_VERBOSITY=ERROR brings them back.
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     import asyncio
 
     from xtenant_pdp import app, logs
@@ -341,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compile_options(p)
     p.set_defaults(func=cmd_serve)
 
+    p = sub.add_parser("bench", help="load-test a running server (ghz-style report, open or closed loop)")
+    from xtenant_pdp.bench.cli import add_bench_arguments, run_bench
+
+    add_bench_arguments(p)
+    p.set_defaults(func=run_bench)
+
     p = sub.add_parser("inspect", help="print a snapshot's header (and body with --body)")
     p.add_argument("snapshot", metavar="SNAPSHOT")
     p.add_argument("--body", action="store_true")
@@ -349,6 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # gRPC's C core prints plain-text lines on stderr (each failed TLS handshake, each failed bind,
+    # which serve also reports as JSON); logs here are JSON only. GRPC_VERBOSITY=ERROR brings them back.
+    # It is read once, when grpc is first imported: set it before the parser imports anything.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv

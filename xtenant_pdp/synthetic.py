@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import json
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -526,11 +526,19 @@ def questions(
     partner's own user, group and application targets), another local tenant, or a tenant in no
     policy, with 0-8 group ids.
     """
+    rng = random.Random(seed)
+    asker = _Asker(policy, rng)
+    return [asker.ask(kind) for kind in draw_kinds(rng, kinds, count)]
+
+
+def draw_kinds(
+    rng: random.Random, kinds: Sequence[str], count: int, weights_by_kind: Mapping[str, float] | None = None
+) -> list[str]:
+    """``count`` question kinds drawn from ``kinds`` with their relative weights (mostly access)."""
     unknown = sorted(set(kinds) - set(QUESTION_KINDS))
     if unknown or not kinds:
         raise ValueError(f"kinds must be a non-empty subset of {QUESTION_KINDS}, got `{list(kinds)}`")
-    rng = random.Random(seed)
-    asker = _Asker(policy, rng)
     chosen = list(dict.fromkeys(kinds))
-    weights = [_KIND_WEIGHTS[k] for k in chosen]
-    return [asker.ask(rng.choices(chosen, weights=weights)[0]) for _ in range(count)]
+    table = _KIND_WEIGHTS if weights_by_kind is None else weights_by_kind
+    weights = [table[k] for k in chosen]
+    return [rng.choices(chosen, weights=weights)[0] for _ in range(count)]

@@ -1,0 +1,119 @@
+"""The stack's ceiling: a grpc.aio DecisionService that answers every call with one constant.
+
+    python -m benchmarks.noop_server --listen unix:/tmp/noop.sock --listen 127.0.0.1:0
+
+Same stack as ``xtenant-pdp serve`` (grpc.aio, one event loop, the same server options, Check and
+BatchCheck registered on raw bytes with no (de)serializer as ``service/servicer.py`` does), with
+nothing behind the handlers: Check returns a prebuilt CheckResponse's bytes, BatchCheck one such
+answer per item (``service/wire.py`` splits and joins, as the product does). No interceptor,
+metrics, health or reflection: the difference to the product is everything the product does
+per call (``--interceptor`` adds a pass-through interceptor, to price that part alone). Prints
+one JSON line ``{"msg": "listening", "addresses": [...]}`` on stderr when ready and stops on
+SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from xtenant_pdp.api import pdp_pb2
+from xtenant_pdp.service import wire
+
+SERVICE_NAME = "xtenant.pdp.v1.DecisionService"
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+ANSWER = pdp_pb2.CheckResponse(
+    decision=pdp_pb2.DECISION_ALLOW,
+    reason=pdp_pb2.REASON_ACCESS_ALLOWED,
+    source=pdp_pb2.SOURCE_PARTNER,
+    policy_tenant_id="5de41ce2-ca22-4b65-866a-e46ae037737e",
+    snapshot_id="sha256:00000000000000000000000000000000",
+).SerializeToString()
+
+
+async def check(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    return ANSWER
+
+
+async def batch_check(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    return wire.join_items([ANSWER] * len(wire.split_items(raw, 1000)))
+
+
+class PassThrough(grpc.aio.ServerInterceptor):
+    """An interceptor that does nothing (``--interceptor``): what having one costs per call."""
+
+    async def intercept_service(self, continuation: Any, handler_call_details: grpc.HandlerCallDetails) -> Any:
+        return await continuation(handler_call_details)
+
+
+def handler() -> grpc.GenericRpcHandler:
+    return grpc.method_handlers_generic_handler(
+        SERVICE_NAME,
+        {
+            "Check": grpc.unary_unary_rpc_method_handler(check),
+            "BatchCheck": grpc.unary_unary_rpc_method_handler(batch_check),
+        },
+    )
+
+
+async def serve(listen: Sequence[str], *, interceptor: bool = False) -> int:
+    server = grpc.aio.server(
+        interceptors=[PassThrough()] if interceptor else None,
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    server.add_generic_rpc_handlers([handler()])
+    bound = []
+    for address in listen:
+        if address.startswith("unix:"):
+            path = Path(address.removeprefix("unix:"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            server.add_insecure_port(address)
+            bound.append(address)
+        else:
+            port = server.add_insecure_port(address)
+            if port == 0:
+                sys.stderr.write(json.dumps({"msg": "cannot listen", "address": address}) + "\n")
+                return 1
+            bound.append(f"{address.rpartition(':')[0]}:{port}")
+    await server.start()
+    sys.stderr.write(json.dumps({"msg": "listening", "addresses": bound, "pid": os.getpid()}) + "\n")
+    sys.stderr.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop(1.0)
+    for address in listen:
+        if address.startswith("unix:"):
+            with contextlib.suppress(OSError):
+                Path(address.removeprefix("unix:")).unlink()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.noop_server", description=__doc__.split("\n")[0])
+    parser.add_argument("--listen", action="append", required=True, metavar="ADDR", help="host:port or unix:/path")
+    parser.add_argument("--interceptor", action="store_true", help="add a pass-through server interceptor")
+    args = parser.parse_args(argv)
+    return asyncio.run(serve(args.listen, interceptor=args.interceptor))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
