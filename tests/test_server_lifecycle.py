@@ -61,6 +61,14 @@ def good_snapshot() -> bytes:
 
 
 @pytest.fixture
+def snapshot_file(tmp_path: Path, good_snapshot: bytes) -> Path:
+    """The example policy's snapshot, written where a server can load it."""
+    path = tmp_path / "policy.xtsnap"
+    path.write_bytes(good_snapshot)
+    return path
+
+
+@pytest.fixture
 def sock_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # tmp_path can exceed the 107-byte limit of a Unix socket path; this stays short.
     return tmp_path_factory.mktemp("s")
@@ -254,10 +262,9 @@ class _Client(threading.Thread):
 
 
 def test_sigterm_under_load_finishes_calls_and_exits_cleanly(
-    sock_dir: Path, tmp_path: Path, good_snapshot: bytes, procs: Procs, channels: Channels
+    sock_dir: Path, good_snapshot: bytes, snapshot_file: Path, procs: Procs, channels: Channels
 ) -> None:
-    path = tmp_path / "policy.xtsnap"
-    path.write_bytes(good_snapshot)
+    path = snapshot_file
     sock = sock_dir / "pdp.sock"
     proc = procs.spawn(
         *("--snapshot", str(path), "--listen", f"unix:{sock}", "--listen", "127.0.0.1:0"),
@@ -309,10 +316,9 @@ def test_sigterm_under_load_finishes_calls_and_exits_cleanly(
 
 
 def test_configuration_by_environment_variables(
-    sock_dir: Path, tmp_path: Path, good_snapshot: bytes, procs: Procs, channels: Channels
+    sock_dir: Path, good_snapshot: bytes, snapshot_file: Path, procs: Procs, channels: Channels
 ) -> None:
-    path = tmp_path / "policy.xtsnap"
-    path.write_bytes(good_snapshot)
+    path = snapshot_file
     sock = sock_dir / "env.sock"
     env = _env_without("XTENANT_PDP_") | {
         "XTENANT_PDP_SNAPSHOT": str(path),
@@ -414,12 +420,11 @@ def test_invalid_configuration_exits_64_naming_the_setting(case: str, refused: d
 def test_invalid_configuration_is_usage_error_naming_the_setting(
     case: str,
     tmp_path: Path,
-    good_snapshot: bytes,
+    snapshot_file: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = tmp_path / "policy.xtsnap"
-    path.write_bytes(good_snapshot)
+    path = snapshot_file
     for name in [k for k in os.environ if k.startswith("XTENANT_PDP_")]:
         monkeypatch.delenv(name)
     for name, value in _REFUSED[case][1].items():
@@ -434,10 +439,9 @@ def test_invalid_configuration_is_usage_error_naming_the_setting(
 
 
 def test_socket_gets_the_socket_mode_and_sigint_removes_it(
-    sock_dir: Path, tmp_path: Path, good_snapshot: bytes, procs: Procs, channels: Channels
+    sock_dir: Path, snapshot_file: Path, procs: Procs, channels: Channels
 ) -> None:
-    path = tmp_path / "policy.xtsnap"
-    path.write_bytes(good_snapshot)
+    path = snapshot_file
     sock = sock_dir / "pdp.sock"
     proc = procs.spawn(
         "--snapshot", str(path), "--listen", f"unix:{sock}", "--socket-mode", "600", "--metrics-listen", "off"
@@ -452,10 +456,9 @@ def test_socket_gets_the_socket_mode_and_sigint_removes_it(
 
 
 def test_a_socket_in_use_is_not_stolen_and_a_stale_one_is_replaced(
-    sock_dir: Path, tmp_path: Path, good_snapshot: bytes, procs: Procs, channels: Channels
+    sock_dir: Path, snapshot_file: Path, procs: Procs, channels: Channels
 ) -> None:
-    path = tmp_path / "policy.xtsnap"
-    path.write_bytes(good_snapshot)
+    path = snapshot_file
     sock = sock_dir / "pdp.sock"
     args = ("--snapshot", str(path), "--listen", f"unix:{sock}", "--metrics-listen", "off")
     first = procs.spawn(*args)
@@ -481,10 +484,9 @@ def test_a_socket_in_use_is_not_stolen_and_a_stale_one_is_replaced(
     ["--metrics-listen", "--listen"],
 )
 def test_a_port_in_use_fails_startup_cleanly(
-    taken_flag: str, sock_dir: Path, tmp_path: Path, good_snapshot: bytes, procs: Procs
+    taken_flag: str, sock_dir: Path, snapshot_file: Path, procs: Procs
 ) -> None:
-    path = tmp_path / "policy.xtsnap"
-    path.write_bytes(good_snapshot)
+    path = snapshot_file
     sock = sock_dir / "pdp.sock"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
@@ -506,10 +508,9 @@ def test_a_port_in_use_fails_startup_cleanly(
 
 
 def test_log_lines_stay_json_when_a_tls_handshake_fails(
-    tmp_path: Path, good_snapshot: bytes, procs: Procs, channels: Channels
+    tmp_path: Path, snapshot_file: Path, procs: Procs, channels: Channels
 ) -> None:
-    path = tmp_path / "policy.xtsnap"
-    path.write_bytes(good_snapshot)
+    path = snapshot_file
     pki = make_pki(tmp_path / "pki")
     proc = procs.spawn(
         *("--snapshot", str(path), "--listen", "127.0.0.1:0", "--metrics-listen", "off"),
@@ -528,11 +529,10 @@ def test_log_lines_stay_json_when_a_tls_handshake_fails(
 
 
 def test_health_listen_serves_probes_on_tcp_while_decisions_stay_on_the_socket(
-    sock_dir: Path, tmp_path: Path, good_snapshot: bytes, procs: Procs, channels: Channels
+    sock_dir: Path, snapshot_file: Path, procs: Procs, channels: Channels
 ) -> None:
     """The Kubernetes gRPC probe port answers grpc.health.v1 only; DecisionService is not there."""
-    path = tmp_path / "policy.xtsnap"
-    path.write_bytes(good_snapshot)
+    path = snapshot_file
     port = free_port()
     sock = sock_dir / "health.sock"
     procs.spawn(
