@@ -9,7 +9,7 @@ from conftest import REPO
 
 
 def _load_generator():
-    spec = importlib.util.spec_from_file_location("gen_proto", REPO / "scripts" / "gen_proto.py")
+    spec = importlib.util.spec_from_file_location("generate", REPO / "proto" / "generate.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -29,4 +29,4 @@ def test_generated_code_matches_proto(tmp_path: Path) -> None:
     assert names == committed
     for path in generated:
         rel = path.relative_to(tmp_path)
-        assert path.read_bytes() == (committed_root / rel).read_bytes(), f"{rel} is stale: run scripts/gen_proto.py"
+        assert path.read_bytes() == (committed_root / rel).read_bytes(), f"{rel} is stale: run proto/generate.py"

@@ -2,7 +2,7 @@
 
 protoc's Python output imports its siblings by proto path (``xtenant.pdp.v1``), so this folder
 is put on the import path instead of rewriting those imports (protobuf#1491). Regenerate with
-``python scripts/gen_proto.py``; ``tests/test_generated_code.py`` proves the files match proto/.
+``python proto/generate.py``; ``tests/test_generated_code.py`` proves the files match proto/.
 """
 
 import sys

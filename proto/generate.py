@@ -1,6 +1,6 @@
 """Regenerate the protobuf and gRPC Python code under xtenant_pdp/api/ from proto/.
 
-Run after editing any .proto file: `python scripts/gen_proto.py`. A test checks that the
+Run after editing any .proto file: `python proto/generate.py`. A test checks that the
 committed output matches what this script produces (tests/test_generated_code.py).
 """
 
