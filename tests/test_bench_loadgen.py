@@ -28,9 +28,7 @@ class AllowAll(pdp_pb2_grpc.DecisionServiceServicer):
         with self._lock:
             self.calls += 1
 
-    def Check(
-        self, request: pdp_pb2.CheckRequest, context: grpc.ServicerContext
-    ) -> pdp_pb2.CheckResponse:
+    def Check(self, request: pdp_pb2.CheckRequest, context: grpc.ServicerContext) -> pdp_pb2.CheckResponse:
         self._count()
         if request.access.tenant_id == FAIL_TENANT:
             context.abort(grpc.StatusCode.UNAVAILABLE, "try later")

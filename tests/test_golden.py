@@ -17,9 +17,7 @@ from google.protobuf import json_format
 from xtenant_pdp.compiler import compile_policy_dir
 
 CASES_DIR = Path(__file__).parent / "testdata" / "compile"
-CASES = {"example-policy": EXAMPLE_POLICY} | {
-    p.name: p for p in sorted(CASES_DIR.iterdir()) if p.is_dir()
-}
+CASES = {"example-policy": EXAMPLE_POLICY} | {p.name: p for p in sorted(CASES_DIR.iterdir()) if p.is_dir()}
 
 
 def canonical(policy: Path) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from policy_kit import (
 )
 
 from xtenant_pdp.compiler import CompileOptions, MissingHalf
+from xtenant_pdp.graph.parse import parse_b2b_setting_document
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples" / "graph"
 G1 = "99999999-0000-4000-8000-0000000000a1"
@@ -346,3 +347,16 @@ def test_2_2_outbound_direction_reads_outbound_setting(tmp_path: Path) -> None:
     assert outcome(pdp.check(out)) == ("DENY", "USER_NOT_ALLOWED")
     inbound = access(tenant_id=HOME, external=RESOURCE, user=USER2)
     assert outcome(pdp.check(inbound)) == ("ALLOW", "ACCESS_ALLOWED")
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("overview-scenario-*.json")), ids=lambda p: p.stem[18:20])
+def test_2_2_overview_files_load_verbatim(path: Path) -> None:
+    """The shared files, placeholders (`g1`, `a1`) and all, parse as B2B settings with the table's access types."""
+    setting = parse_b2b_setting_document(json.loads(path.read_text()), path.name)
+    raw = json.loads(path.read_text())["b2bSetting"]
+    assert setting.users_and_groups is not None and setting.applications is not None
+    assert setting.users_and_groups.access_type.value == raw["usersAndGroups"]["accessType"]
+    assert setting.applications.access_type.value == raw["applications"]["accessType"]
+    assert [t.target for t in setting.users_and_groups.targets] == [
+        t["target"] for t in raw["usersAndGroups"]["targets"]
+    ]

@@ -51,7 +51,6 @@ ALLOW = (pdp_pb2.DECISION_ALLOW, pdp_pb2.REASON_ACCESS_ALLOWED)
 DENY = (pdp_pb2.DECISION_DENY, pdp_pb2.REASON_USER_BLOCKED)
 
 
-
 @pytest.fixture
 def pair(tmp_path: Path) -> Snapshots:
     return compile_pair(tmp_path)

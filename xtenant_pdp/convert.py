@@ -18,6 +18,7 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.decision import (
+    CLOUD_ENDPOINTS,
     AccessQuery,
     AutomaticRedemptionQuery,
     Claim,
@@ -94,8 +95,7 @@ def _access(m: pdp_pb2.AccessQuestion) -> AccessQuery:
         if cloud is None:
             raise QueryError(
                 "access.externalCloud",
-                f"unknown cloud `{m.external_cloud[:64]}`; expected microsoftonline.com, "
-                "microsoftonline.us or partner.microsoftonline.cn",
+                f"unknown cloud `{m.external_cloud[:64]}`; expected one of {', '.join(CLOUD_ENDPOINTS)}",
             )
     memo = _GUID_MEMO.get  # the common case, inline: every id seen before
     groups = m.group_ids
@@ -182,11 +182,12 @@ def query_from_proto(request: pdp_pb2.CheckRequest) -> Query:
     """A typed, validated question. Raises QueryError naming the offending field."""
     kind = request.WhichOneof("question")
     if kind is None:
-        raise QueryError("question", "is required: set one of " + ", ".join(_json_name(k) for k in _QUESTIONS))
+        raise QueryError("question", "is required: set one of " + ", ".join(json_name(k) for k in _QUESTIONS))
     return _QUESTIONS[kind](getattr(request, kind))
 
 
-def _json_name(kind: str) -> str:
+def json_name(kind: str) -> str:
+    """A question field's proto3 JSON name: `automatic_redemption` -> `automaticRedemption`."""
     head, *rest = kind.split("_")
     return head + "".join(part.title() for part in rest)
 

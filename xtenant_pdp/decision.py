@@ -238,11 +238,3 @@ class Result(NamedTuple):
     @property
     def allowed(self) -> bool:
         return self.decision is Decision.ALLOW
-
-
-def allow(reason: Reason, source: Source, tenant_id: str) -> Result:
-    return Result(Decision.ALLOW, reason, source, tenant_id)
-
-
-def deny(reason: Reason, source: Source, tenant_id: str) -> Result:
-    return Result(Decision.DENY, reason, source, tenant_id)

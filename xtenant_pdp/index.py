@@ -158,7 +158,6 @@ class Index:
     clouds: dict[str, Cloud]
     info: SnapshotInfo
     automatic_redemption_across_clouds: bool
-    catalog_office365: frozenset[str]
     catalog_all_microsoft_apps: frozenset[str]
 
     @property
@@ -176,7 +175,6 @@ class _Builder:
     def __init__(self, snapshot: pb.Snapshot) -> None:
         office = frozenset(snapshot.catalog.office365)
         every_ms = frozenset(snapshot.catalog.all_microsoft_apps) | office
-        self.office365 = office
         self.all_microsoft_apps = every_ms
         groups = {pb.APP_GROUP_OFFICE365: office, pb.APP_GROUP_ALL_MICROSOFT_APPS: every_ms}
         interned: dict[frozenset[str], frozenset[str]] = {}
@@ -282,6 +280,5 @@ def build(info: SnapshotInfo, snapshot: pb.Snapshot) -> Index:
         clouds={tid: t.cloud for tid, t in tenants.items()},
         info=info,
         automatic_redemption_across_clouds=snapshot.options.automatic_redemption_across_clouds,
-        catalog_office365=builder.office365,
         catalog_all_microsoft_apps=builder.all_microsoft_apps,
     )

@@ -22,6 +22,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from xtenant_pdp import convert
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.graph.model import MICROSOFT_ACCOUNT_TENANT_ID
 from xtenant_pdp.index import ConfigIndex, Index, SettingIndex
@@ -223,9 +224,7 @@ def questions_from_index(
 
 def kind_of(request: pdp_pb2.CheckRequest) -> str:
     """The question's kind by its proto3 JSON name (``automaticRedemption``), or ``""`` when unset."""
-    field = request.WhichOneof("question") or ""
-    head, *rest = field.split("_")
-    return head + "".join(part.title() for part in rest)
+    return convert.json_name(request.WhichOneof("question") or "")
 
 
 def describe(requests: Sequence[pdp_pb2.CheckRequest]) -> dict[str, Any]:

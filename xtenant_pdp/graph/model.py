@@ -8,7 +8,7 @@ file and JSON path of anything it complains about.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 
@@ -120,14 +120,6 @@ class ConfigurationBase:
     loc: Loc
 
 
-B2B_PROPERTIES = (
-    "b2b_collaboration_inbound",
-    "b2b_collaboration_outbound",
-    "b2b_direct_connect_inbound",
-    "b2b_direct_connect_outbound",
-)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DefaultConfiguration(ConfigurationBase):
     """crossTenantAccessPolicyConfigurationDefault."""
@@ -200,4 +192,3 @@ class PolicySource:
     tenants: tuple[TenantSource, ...]
     catalog: ApplicationCatalog
     digest: str
-    unknown_properties: tuple[Loc, ...] = field(default=())

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from xtenant_pdp.decision import CLOUD_ENDPOINTS
 from xtenant_pdp.errors import MAX_ISSUES, CompileErrors, CompileIssue, IssueCode, Severity
 from xtenant_pdp.graph.model import (
     ALL_USERS,
@@ -44,7 +45,6 @@ POLICY_FILE = "crossTenantAccessPolicy.json"
 DEFAULT_FILE = "default.json"
 PARTNERS_FILE = "partners.json"
 CATALOG_FILE = "applications.json"
-SOURCE_FILES = (TENANT_FILE, POLICY_FILE, DEFAULT_FILE, PARTNERS_FILE)
 
 _B2B_KEYS = {
     "b2bCollaborationInbound": "b2b_collaboration_inbound",
@@ -106,7 +106,7 @@ _SYNC_KEYS = frozenset(
 )
 _TENANT_KEYS = frozenset({"tenantId", "cloud", "displayName", "license"})
 _TARGET_TYPES = {t.value: t for t in TargetType}
-_CLOUDS = ("microsoftonline.com", "microsoftonline.us", "partner.microsoftonline.cn")
+_CLOUDS = CLOUD_ENDPOINTS
 
 
 _HALVES = {
@@ -591,8 +591,6 @@ def parse_policy_dir(root: Path) -> tuple[PolicySource | None, list[CompileIssue
     if catalog is None:
         return None, issues
     return (
-        PolicySource(
-            tenants=tuple(tenants), catalog=catalog, digest=source_digest(root), unknown_properties=tuple(unknown)
-        ),
+        PolicySource(tenants=tuple(tenants), catalog=catalog, digest=source_digest(root)),
         issues,
     )

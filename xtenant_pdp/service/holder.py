@@ -65,7 +65,6 @@ class SnapshotHolder:
         self._generation = 0
         #: Outcome of the last load attempt, for logs and GetSnapshotInfo-style diagnostics.
         self.last_error: str | None = None
-        self.last_error_at: float | None = None
 
     def activate(self, index: Index, origin: str) -> Active:
         self._generation += 1
@@ -78,7 +77,6 @@ class SnapshotHolder:
 
     def record_failure(self, message: str) -> None:
         self.last_error = message
-        self.last_error_at = self._clock()
 
     def age_s(self) -> float | None:
         active = self.current

@@ -34,15 +34,6 @@ SERVICE_NAME = "xtenant.pdp.v1.DecisionService"
 MAX_BATCH = 1000
 PAYLOAD_MEMO_LIMIT = 8192
 
-_KIND_OF_FIELD = {
-    "access": "access",
-    "collaboration": "collaboration",
-    "trust": "trust",
-    "automatic_redemption": "automatic_redemption",
-    "identity_sync": "identity_sync",
-    "tenant_restrictions": "tenant_restrictions",
-}
-
 _perf = time.perf_counter
 
 
@@ -82,7 +73,8 @@ class DecisionServicer:
         except DecodeError:
             raise QueryError("question", "malformed protobuf") from None
         query = convert.query_from_proto(request)
-        return query, _KIND_OF_FIELD[request.WhichOneof("question") or ""]
+        # the oneof field name is the metrics label (metrics.QUESTION_KINDS)
+        return query, request.WhichOneof("question")
 
     def decide(self, active: Active, raw: bytes) -> tuple[bytes, str, str, bool | None]:
         """(serialized CheckResponse, question kind, decision label, cache hit or None when no
