@@ -347,15 +347,15 @@ def bench_edge(index: Index, requests: Sequence[pdp_pb2.CheckRequest], overhead:
     from xtenant_pdp.service.servicer import DecisionServicer
 
     holder = SnapshotHolder(cache_size=0, max_age_s=None)
-    active = holder.activate(index, "bench")
+    holder.activate(index, "bench")
     metrics = Metrics(CollectorRegistry())
     servicer = DecisionServicer(holder, metrics)
     cached_holder = SnapshotHolder(cache_size=len(requests) * 2, max_age_s=None)
-    cached_active = cached_holder.activate(index, "bench")
+    cached_holder.activate(index, "bench")
     cached_servicer = DecisionServicer(cached_holder, Metrics(CollectorRegistry()))
     raw = [r.SerializeToString() for r in requests]
     for b in raw:  # fill the cache: the timed passes are all hits
-        cached_servicer.answer(cached_active, b)
+        cached_servicer.answer(b)
     parsed = [pdp_pb2.CheckRequest.FromString(b) for b in raw]
     queries = [convert.query_from_proto(r) for r in parsed]
     results = [evaluate(index, q) for q in queries]
@@ -365,16 +365,16 @@ def bench_edge(index: Index, requests: Sequence[pdp_pb2.CheckRequest], overhead:
         for i in range(0, len(requests) - 99, 100)
     ]
     counter = metrics.decision_counters[("access", "allow")]
-    observe = metrics.decision_duration.observe
+    observe = metrics.observe_decision
     sid = index.snapshot_id
 
     def mean(fn: Callable[[Any, Any], object], first: Any, items: Sequence[Any], per: int = 1) -> float:
         return summary_ns(time_calls(fn, first, items, 2), overhead)["mean_ns"] / per
 
     stages = {
-        "servicer.answer (all of it)": mean(lambda _, b: servicer.answer(active, b), None, raw),
+        "servicer.answer (all of it)": mean(lambda _, b: servicer.answer(b), None, raw),
         "servicer.answer, decision cache on (warm: every answer a hit)": mean(
-            lambda _, b: cached_servicer.answer(cached_active, b), None, raw
+            lambda _, b: cached_servicer.answer(b), None, raw
         ),
         "servicer.batch, per question (batches of 100)": mean(DecisionServicer.batch, servicer, batches, 100),
         "CheckRequest.FromString": mean(lambda _, b: pdp_pb2.CheckRequest.FromString(b), None, raw),

@@ -21,21 +21,41 @@ def _samples(registry: CollectorRegistry, name: str) -> dict[str, float]:
 @pytest.mark.parametrize(
     "values",
     [
-        [1e-7, 3e-6, 3e-6, 4e-4, 0.5],
+        [1e-7, 3e-6, 3e-6, 4e-4, 0.5, 99.0],
         [bound for bound in DECISION_BUCKETS],  # exactly on each bound: `le` is inclusive
         [],
     ],
     ids=["spread", "on-bounds", "empty"],
 )
-def test_batched_histogram_equals_observe(values: list[float]) -> None:
-    batched, plain = Metrics(CollectorRegistry()), Metrics(CollectorRegistry())
-    batch = batched.decision_durations.batch()
-    for v in values:
-        batch.add(v)
-        plain.decision_duration.observe(v)
-    batch.record()
+def test_hot_histogram_equals_observe(values: list[float]) -> None:
+    hot, plain = Metrics(CollectorRegistry()), Metrics(CollectorRegistry())
     name = "xtenant_pdp_decision_duration_seconds"
-    assert _samples(batched.registry, name) == pytest.approx(_samples(plain.registry, name))
+    half = len(values) // 2
+    for v in values[:half]:
+        hot.observe_decision(v)
+    hot.flush()  # flushes add only what is new
+    for v in values[half:]:
+        hot.observe_decision(v)
+    for v in values:
+        plain.decision_duration.observe(v)
+    assert _samples(hot.registry, name) == pytest.approx(_samples(plain.registry, name))
+    assert _samples(hot.registry, name)[f"{name}_count[]"] == len(values)
+
+
+def test_hot_counts_reach_the_registry_on_collect_and_flush_once() -> None:
+    metrics = Metrics(CollectorRegistry())
+    for _ in range(3):
+        metrics.cache_hit.n += 1
+    method = metrics.method("/xtenant.pdp.v1.DecisionService/Check")
+    method.started.n += 2
+    assert metrics.method("/xtenant.pdp.v1.DecisionService/Check") is method
+    page = generate_latest(metrics.registry).decode()  # a scrape flushes first
+    assert 'xtenant_pdp_cache_requests_total{result="hit"} 3.0' in page
+    assert 'grpc_server_started_total{grpc_method="Check",grpc_service="xtenant.pdp.v1.DecisionService"' in page
+    metrics.flush()
+    metrics.flush()
+    assert metrics.cache_requests.labels("hit")._value.get() == 3  # not added twice
+    assert metrics.grpc_started.labels("unary", "xtenant.pdp.v1.DecisionService", "Check")._value.get() == 2
 
 
 def test_count_decision_uses_bounded_labels() -> None:

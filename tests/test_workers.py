@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from xtenant_pdp import convert
 from xtenant_pdp.api import pdp_pb2_grpc
 from xtenant_pdp.compiler import compile_policy_dir
+from xtenant_pdp.metrics import FLUSH_INTERVAL_S
 
 QUESTIONS = (EXAMPLE_POLICY.parent / "questions.jsonl").read_text().splitlines()
 
@@ -88,12 +89,26 @@ def _wait_serving(port: int, deadline_s: float = 30.0) -> None:
     raise AssertionError("workers did not start serving in time")
 
 
+def _settled_scrape(port: int, deadline_s: float = 30.0) -> dict:  # type: ignore[type-arg]
+    """A scrape once every worker has flushed its counts: each flushes every FLUSH_INTERVAL_S,
+    so two scrapes more than that apart agree."""
+    deadline = time.monotonic() + deadline_s
+    previous = _scrape(port)
+    while time.monotonic() < deadline:
+        time.sleep(FLUSH_INTERVAL_S * 1.2)
+        current = _scrape(port)
+        if current == previous:
+            return current
+        previous = current
+    raise AssertionError("metrics did not settle")
+
+
 def test_two_workers_share_the_port_and_add_up_their_metrics(
     workers: tuple[subprocess.Popen[str], int, int],
 ) -> None:
     process, grpc_port, metrics_port = workers
     _wait_serving(grpc_port)
-    baseline = _scrape(metrics_port)
+    baseline = _settled_scrape(metrics_port)
     calls = 0
     # A new connection per round: SO_REUSEPORT spreads connections, not calls.
     for _ in range(30):
@@ -102,7 +117,7 @@ def test_two_workers_share_the_port_and_add_up_their_metrics(
             for line in QUESTIONS[:5]:
                 stub.Check(convert.request_from_json(line), timeout=5)
                 calls += 1
-    after = _scrape(metrics_port)
+    after = _settled_scrape(metrics_port)
 
     def total(name: str, **labels: str) -> float:
         return sum(

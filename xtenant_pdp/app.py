@@ -28,11 +28,11 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.config import ListenAddress, Settings
-from xtenant_pdp.metrics import Metrics
+from xtenant_pdp.metrics import FLUSH_INTERVAL_S, Metrics
 from xtenant_pdp.service import ext_authz
 from xtenant_pdp.service.holder import SnapshotHolder
-from xtenant_pdp.service.interceptors import MetricsInterceptor
 from xtenant_pdp.service.reloader import PolicyDirSource, Reloader, SnapshotFileSource, SnapshotSource
+from xtenant_pdp.service.rpc_metrics import InstrumentedServer
 from xtenant_pdp.service.servicer import SERVICE_NAME, DecisionServicer
 
 log = logging.getLogger("xtenant_pdp.server")
@@ -76,6 +76,7 @@ class Server:
         await self.grpc_server.stop(self.settings.grace_period_s if grace_s is None else grace_s)
         if self.health_server is not None:
             await self.health_server.stop(0)
+        self.metrics.flush()  # the last calls' counts, before the process goes
         if self.metrics_http is not None:
             self.metrics_http.shutdown()
             self.metrics_http.server_close()
@@ -196,7 +197,6 @@ async def start(
         on_change=_health_updater(holder, health),
     )
     grpc_server = grpc.aio.server(
-        interceptors=[MetricsInterceptor(metrics)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -204,11 +204,14 @@ async def start(
         ],
     )
     servicer = DecisionServicer(holder, metrics, max_batch=settings.max_batch)
-    grpc_server.add_generic_rpc_handlers([servicer.handler()])
-    health_pb2_grpc.add_HealthServicer_to_server(health, grpc_server)
+    grpc_server.add_generic_rpc_handlers([servicer.handler()])  # measures itself
+    # Other unary services register through the stand-in that adds the grpc_server_* metrics.
+    instrumented = InstrumentedServer(grpc_server, metrics)
+    health_pb2_grpc.add_HealthServicer_to_server(health, instrumented)
     services = [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
-    services += ext_authz.register(grpc_server, holder, metrics, settings)
-    # Reflection needs the descriptors of the raw-bytes services in the default pool.
+    services += ext_authz.register(instrumented, holder, metrics, settings)
+    # Reflection (streaming only, so unmeasured) needs the descriptors of the raw-bytes
+    # services in the default pool, and the real server to pick its asyncio servicer.
     _ = pdp_pb2.DESCRIPTOR
     reflection.enable_server_reflection([*services, reflection.SERVICE_NAME], grpc_server)
     # Metrics first: a taken port must fail before anything is bound or started.
@@ -246,7 +249,16 @@ async def start(
     if holder.current is None:
         log.error("no snapshot could be loaded yet; NOT_SERVING until one loads", extra={"error": holder.last_error})
     server._tasks.append(asyncio.create_task(reloader.run()))
+    server._tasks.append(asyncio.create_task(_flush_metrics(metrics)))
     return server
+
+
+async def _flush_metrics(metrics: Metrics) -> None:
+    """The hot path counts lock-free; this adds its counts to the exported (and, with
+    --workers, multiprocess) values. A scrape of this process flushes on its own as well."""
+    while True:
+        await asyncio.sleep(FLUSH_INTERVAL_S)
+        metrics.flush()
 
 
 async def serve(

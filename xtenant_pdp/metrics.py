@@ -2,16 +2,25 @@
 
 Labels come from bounded enums only (question kind, decision, cache result, gRPC method and
 code), never tenant, user, group or application ids. Label children are bound once here, so a
-decision costs one counter increment and one histogram observation. With several worker
-processes, prometheus_client's multiprocess mode adds the workers' values up (see app.py).
+decision costs one counter increment and one histogram observation. Those run lock-free on
+the event-loop thread (HotCounter, HotHistogram: prometheus_client takes a lock per inc) and
+are added into the prometheus_client metrics by ``flush()``: on every scrape of this
+process's registry, and every FLUSH_INTERVAL_S from the server's loop, which is what reaches
+the files of prometheus_client's multiprocess mode with several workers (see workers.py).
 """
 
 from __future__ import annotations
 
 import bisect
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
+import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from xtenant_pdp.decision import Decision
 
@@ -29,49 +38,84 @@ DECISIONS = ("allow", "deny", "error")
 
 # Sub-millisecond resolution: an in-process decision takes microseconds, a call a fraction of a ms.
 DECISION_BUCKETS = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 1e-2)
+#: Most a value can lag behind in the multiprocess files (--workers); a scrape of a single
+#: process flushes first and is always current.
+FLUSH_INTERVAL_S = 1.0
 RPC_BUCKETS = (5e-5, 1e-4, 2.5e-4, 5e-4, 7.5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 1.0)
 
 
-class HistogramBatcher:
-    """Observations of a batch added up locally, then recorded in one step per bucket.
+class HotCounter:
+    """A counter child the hot path bumps with ``n += 1``: no lock, no method call.
 
-    prometheus_client has no weighted observe; a BatchCheck of 100 would otherwise take 100
-    locks. The batch adds to the histogram's own bucket and sum values, which works for the
-    in-process and the multiprocess value classes alike (tests/test_metrics.py compares the
-    result with plain observe()).
+    Only the event-loop thread writes ``n``; :meth:`Metrics.flush` adds what is new to the
+    prometheus_client child (and so to the multiprocess files with --workers).
     """
 
-    __slots__ = ("_bounds", "_histogram")
+    __slots__ = ("_child", "_flushed", "n")
 
-    def __init__(self, histogram: Histogram) -> None:
-        self._histogram = histogram
-        self._bounds = list(histogram._upper_bounds)
+    def __init__(self, child: Any) -> None:
+        self._child = child
+        self.n = 0
+        self._flushed = 0
 
-    def batch(self) -> _Batch:
-        return _Batch(self._histogram, self._bounds)
+    def flush(self) -> None:
+        n = self.n
+        if n != self._flushed:
+            self._child.inc(n - self._flushed)
+            self._flushed = n
 
 
-class _Batch:
-    __slots__ = ("_bounds", "_counts", "_histogram", "_sum")
+class HotHistogram:
+    """A histogram child observed without a lock: one bisect and two list/float updates.
 
-    def __init__(self, histogram: Histogram, bounds: list[float]) -> None:
-        self._histogram = histogram
-        self._bounds = bounds
-        self._counts = [0] * len(bounds)
-        self._sum = 0.0
+    Flushed into the child's own bucket and sum values, which works for the in-process and the
+    multiprocess value classes alike (tests/test_metrics.py compares with plain observe()).
+    """
 
-    def add(self, seconds: float) -> None:
-        self._counts[bisect.bisect_left(self._bounds, seconds)] += 1
-        self._sum += seconds
+    __slots__ = ("_bounds", "_child", "_flushed", "_flushed_sum", "counts", "sum")
 
-    def record(self) -> None:
-        if not any(self._counts):
+    def __init__(self, child: Histogram) -> None:
+        self._child = child
+        self._bounds = list(child._upper_bounds)
+        self.counts = [0] * len(self._bounds)
+        self.sum = 0.0
+        self._flushed = [0] * len(self._bounds)
+        self._flushed_sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(self._bounds, seconds)] += 1
+        self.sum += seconds
+
+    def flush(self) -> None:
+        counts = list(self.counts)
+        total = self.sum
+        if counts == self._flushed:
             return
-        histogram = self._histogram
-        for bucket, n in zip(histogram._buckets, self._counts, strict=True):
-            if n:
-                bucket.inc(n)
-        histogram._sum.inc(self._sum)
+        for bucket, n, done in zip(self._child._buckets, counts, self._flushed, strict=True):
+            if n != done:
+                bucket.inc(n - done)
+        self._child._sum.inc(total - self._flushed_sum)
+        self._flushed = counts
+        self._flushed_sum = total
+
+
+class MethodMetrics(NamedTuple):
+    """grpc_server_* children of one unary method."""
+
+    started: HotCounter
+    handled: dict[grpc.StatusCode, HotCounter]
+    handling: HotHistogram
+
+
+class _FlushOnCollect(Collector):
+    """Registered first, so a scrape flushes the hot values before the metrics are read."""
+
+    def __init__(self, flush: Callable[[], None]) -> None:
+        self._flush = flush
+
+    def collect(self) -> Iterable[Metric]:
+        self._flush()
+        return ()
 
 
 @dataclass
@@ -95,6 +139,10 @@ class Metrics:
 
     def __post_init__(self) -> None:
         r = self.registry
+        self._flush_lock = threading.Lock()
+        self._hot: list[HotCounter | HotHistogram] = []
+        self._methods: dict[str, MethodMetrics] = {}
+        r.register(_FlushOnCollect(self.flush))  # first: a scrape flushes, then reads
         self.decisions = Counter(
             "xtenant_pdp_decisions",
             "Questions answered, by question kind and decision.",
@@ -174,17 +222,48 @@ class Metrics:
             buckets=RPC_BUCKETS,
             registry=r,
         )
-        # Bound children: one dict look-up per decision instead of a labels() call.
+        # Bound children: one dict look-up and an int increment per decision.
         self.decision_counters = {
-            (kind, decision): self.decisions.labels(kind, decision) for kind in QUESTION_KINDS for decision in DECISIONS
+            (kind, decision): self._counter(self.decisions.labels(kind, decision))
+            for kind in QUESTION_KINDS
+            for decision in DECISIONS
         }
-        self.cache_hit = self.cache_requests.labels("hit")
-        self.cache_miss = self.cache_requests.labels("miss")
-        self.decision_durations = HistogramBatcher(self.decision_duration)
+        self.cache_hit = self._counter(self.cache_requests.labels("hit"))
+        self.cache_miss = self._counter(self.cache_requests.labels("miss"))
+        self.observe_decision = self._histogram(self.decision_duration).observe
+
+    def _counter(self, child: Any) -> HotCounter:
+        hot = HotCounter(child)
+        self._hot.append(hot)
+        return hot
+
+    def _histogram(self, child: Histogram) -> HotHistogram:
+        hot = HotHistogram(child)
+        self._hot.append(hot)
+        return hot
+
+    def method(self, method: str) -> MethodMetrics:
+        """The grpc_server_* children of ``/package.Service/Method`` (unary), made once."""
+        found = self._methods.get(method)
+        if found is None:
+            service, _, name = method.lstrip("/").rpartition("/")
+            labels = ("unary", service, name)
+            found = self._methods[method] = MethodMetrics(
+                self._counter(self.grpc_started.labels(*labels)),
+                {code: self._counter(self.grpc_handled.labels(*labels, code.name)) for code in grpc.StatusCode},
+                self._histogram(self.grpc_handling.labels(*labels)),
+            )
+        return found
+
+    def flush(self) -> None:
+        """Add what the hot path counted since the last flush to the prometheus_client values."""
+        with self._flush_lock:
+            for hot in list(self._hot):
+                hot.flush()
 
     def count_decision(self, kind: str, decision: Decision | None) -> None:
         label = "error" if decision is None else ("allow" if decision is Decision.ALLOW else "deny")
-        self.decision_counters[(kind, label)].inc()
+        self.decision_counters[(kind, label)].n += 1
 
     def snapshot_activated(
         self,

@@ -46,6 +46,7 @@ from xtenant_pdp.errors import QueryError
 from xtenant_pdp.evaluator import evaluate
 from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service.holder import SnapshotHolder
+from xtenant_pdp.service.rpc_metrics import InstrumentedServer
 
 log = logging.getLogger("xtenant_pdp.ext_authz")
 
@@ -231,7 +232,7 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
     def __init__(self, holder: SnapshotHolder, metrics: Metrics, settings: Settings) -> None:
         self._holder = holder
         self._count = metrics.count_decision
-        self._observe = metrics.decision_duration.observe
+        self._observe = metrics.observe_decision
         self._namespace = settings.jwt_metadata_namespace
         self._payload_key = settings.jwt_payload_key
         self._trust_headers = settings.trust_headers
@@ -417,7 +418,9 @@ def _flag(value: bool) -> str:
 _INTERNAL_ERROR = denied_response(code_pb2.INTERNAL, http_status_pb2.InternalServerError, _UNSPECIFIED, "")
 
 
-def register(server: grpc.aio.Server, holder: SnapshotHolder, metrics: Metrics, settings: Settings) -> list[str]:
+def register(
+    server: grpc.aio.Server | InstrumentedServer, holder: SnapshotHolder, metrics: Metrics, settings: Settings
+) -> list[str]:
     """Serve Check on ``server``; returns the service names for reflection and health."""
     external_auth_pb2_grpc.add_AuthorizationServicer_to_server(ExtAuthzServicer(holder, metrics, settings), server)
     return [SERVICE_NAME]
