@@ -42,6 +42,18 @@ def test_hot_histogram_equals_observe(values: list[float]) -> None:
     assert _samples(hot.registry, name)[f"{name}_count[]"] == len(values)
 
 
+def test_observe_many_equals_repeated_observe() -> None:
+    many, plain = Metrics(CollectorRegistry()), Metrics(CollectorRegistry())
+    many.observe_decisions(3e-6, 100)
+    many.observe_decisions(2.5e-6, 2)  # on a bound
+    for _ in range(100):
+        plain.decision_duration.observe(3e-6)
+    plain.decision_duration.observe(2.5e-6)
+    plain.decision_duration.observe(2.5e-6)
+    name = "xtenant_pdp_decision_duration_seconds"
+    assert _samples(many.registry, name) == pytest.approx(_samples(plain.registry, name))
+
+
 def test_hot_counts_reach_the_registry_on_collect_and_flush_once() -> None:
     metrics = Metrics(CollectorRegistry())
     for _ in range(3):

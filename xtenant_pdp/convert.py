@@ -65,6 +65,8 @@ def guid(value: str, field: str) -> str:
 
 
 def group_ids(values: Sequence[str], field: str) -> tuple[str, ...]:
+    """Normalised ids of a repeated field; pass ``message.field[:]`` (a list: iterating the
+    protobuf container itself costs several times more)."""
     if not values:
         return ()
     if len(values) > _MAX_GROUP_IDS:
@@ -88,6 +90,12 @@ def _two_tenants(a: str, b: str, field: str) -> None:
         raise QueryError(field, "must name a different tenant")
 
 
+# The converters below inline the common case of every look-up (``memo(x) or guid(x, ...)``:
+# an id seen before; ``table.get(v) or _enum(...)``: a valid enum) and build the NamedTuple
+# with tuple.__new__: they run once per question on the hot path of every call.
+_new = tuple.__new__
+
+
 def _access(m: pdp_pb2.AccessQuestion) -> AccessQuery:
     cloud = None
     if m.external_cloud:
@@ -97,72 +105,95 @@ def _access(m: pdp_pb2.AccessQuestion) -> AccessQuery:
                 "access.externalCloud",
                 f"unknown cloud `{m.external_cloud[:64]}`; expected one of {', '.join(CLOUD_ENDPOINTS)}",
             )
-    memo = _GUID_MEMO.get  # the common case, inline: every id seen before
-    groups = m.group_ids
-    return AccessQuery(
-        memo(m.tenant_id) or guid(m.tenant_id, "access.tenantId"),
-        memo(m.external_tenant_id) or guid(m.external_tenant_id, "access.externalTenantId"),
-        cloud,
-        _DIRECTIONS.get(m.direction) or _enum(m.direction, _DIRECTIONS, "access.direction"),
-        _FEATURES.get(m.feature) or _enum(m.feature, _FEATURES, "access.feature"),
-        memo(m.user_id) or guid(m.user_id, "access.userId"),
-        group_ids(groups, "access.groupIds") if groups else (),
-        memo(m.application_id) or guid(m.application_id, "access.applicationId"),
+    memo = _GUID_MEMO.get
+    groups = m.group_ids[:]
+    return _new(
+        AccessQuery,
+        (
+            memo(m.tenant_id) or guid(m.tenant_id, "access.tenantId"),
+            memo(m.external_tenant_id) or guid(m.external_tenant_id, "access.externalTenantId"),
+            cloud,
+            _DIRECTIONS.get(m.direction) or _enum(m.direction, _DIRECTIONS, "access.direction"),
+            _FEATURES.get(m.feature) or _enum(m.feature, _FEATURES, "access.feature"),
+            memo(m.user_id) or guid(m.user_id, "access.userId"),
+            group_ids(groups, "access.groupIds") if groups else (),
+            memo(m.application_id) or guid(m.application_id, "access.applicationId"),
+        ),
     )
 
 
 def _collaboration(m: pdp_pb2.CollaborationQuestion) -> CollaborationQuery:
-    return CollaborationQuery(
-        guid(m.home_tenant_id, "collaboration.homeTenantId"),
-        guid(m.resource_tenant_id, "collaboration.resourceTenantId"),
-        _enum(m.feature, _FEATURES, "collaboration.feature"),
-        guid(m.user_id, "collaboration.userId"),
-        group_ids(m.group_ids, "collaboration.groupIds"),
-        guid(m.application_id, "collaboration.applicationId"),
+    memo = _GUID_MEMO.get
+    groups = m.group_ids[:]
+    return _new(
+        CollaborationQuery,
+        (
+            memo(m.home_tenant_id) or guid(m.home_tenant_id, "collaboration.homeTenantId"),
+            memo(m.resource_tenant_id) or guid(m.resource_tenant_id, "collaboration.resourceTenantId"),
+            _FEATURES.get(m.feature) or _enum(m.feature, _FEATURES, "collaboration.feature"),
+            memo(m.user_id) or guid(m.user_id, "collaboration.userId"),
+            group_ids(groups, "collaboration.groupIds") if groups else (),
+            memo(m.application_id) or guid(m.application_id, "collaboration.applicationId"),
+        ),
     )
 
 
 def _claims(values: Sequence[int], field: str) -> frozenset[Claim]:
-    return frozenset(_enum(v, _CLAIMS, f"{field}[{i}]") for i, v in enumerate(values))
+    claims = _CLAIMS
+    try:
+        return frozenset([claims[v] for v in values])
+    except KeyError:
+        return frozenset(_enum(v, claims, f"{field}[{i}]") for i, v in enumerate(values))
 
 
 def _trust(m: pdp_pb2.TrustQuestion) -> TrustQuery:
-    tenant = guid(m.tenant_id, "trust.tenantId")
-    external = guid(m.external_tenant_id, "trust.externalTenantId")
+    memo = _GUID_MEMO.get
+    tenant = memo(m.tenant_id) or guid(m.tenant_id, "trust.tenantId")
+    external = memo(m.external_tenant_id) or guid(m.external_tenant_id, "trust.externalTenantId")
     _two_tenants(tenant, external, "trust.externalTenantId")
-    return TrustQuery(
-        tenant,
-        external,
-        _enum(m.feature, _FEATURES, "trust.feature"),
-        _claims(m.required, "trust.required"),
-        _claims(m.presented, "trust.presented"),
+    return _new(
+        TrustQuery,
+        (
+            tenant,
+            external,
+            _FEATURES.get(m.feature) or _enum(m.feature, _FEATURES, "trust.feature"),
+            _claims(m.required[:], "trust.required"),
+            _claims(m.presented[:], "trust.presented"),
+        ),
     )
 
 
 def _automatic_redemption(m: pdp_pb2.AutomaticRedemptionQuestion) -> AutomaticRedemptionQuery:
-    home = guid(m.home_tenant_id, "automaticRedemption.homeTenantId")
-    resource = guid(m.resource_tenant_id, "automaticRedemption.resourceTenantId")
+    memo = _GUID_MEMO.get
+    home = memo(m.home_tenant_id) or guid(m.home_tenant_id, "automaticRedemption.homeTenantId")
+    resource = memo(m.resource_tenant_id) or guid(m.resource_tenant_id, "automaticRedemption.resourceTenantId")
     _two_tenants(home, resource, "automaticRedemption.resourceTenantId")
     scenario = RedemptionScenario.B2B_COLLABORATION
     if m.scenario:
         scenario = _enum(m.scenario, _SCENARIOS, "automaticRedemption.scenario")
-    return AutomaticRedemptionQuery(home, resource, scenario)
+    return _new(AutomaticRedemptionQuery, (home, resource, scenario))
 
 
 def _identity_sync(m: pdp_pb2.IdentitySyncQuestion) -> IdentitySyncQuery:
-    source = guid(m.source_tenant_id, "identitySync.sourceTenantId")
-    target = guid(m.target_tenant_id, "identitySync.targetTenantId")
+    memo = _GUID_MEMO.get
+    source = memo(m.source_tenant_id) or guid(m.source_tenant_id, "identitySync.sourceTenantId")
+    target = memo(m.target_tenant_id) or guid(m.target_tenant_id, "identitySync.targetTenantId")
     _two_tenants(source, target, "identitySync.targetTenantId")
-    return IdentitySyncQuery(source, target)
+    return _new(IdentitySyncQuery, (source, target))
 
 
 def _tenant_restrictions(m: pdp_pb2.TenantRestrictionsQuestion) -> TenantRestrictionsQuery:
-    return TenantRestrictionsQuery(
-        guid(m.tenant_id, "tenantRestrictions.tenantId"),
-        guid(m.external_tenant_id, "tenantRestrictions.externalTenantId"),
-        guid(m.user_id, "tenantRestrictions.userId"),
-        group_ids(m.group_ids, "tenantRestrictions.groupIds"),
-        guid(m.application_id, "tenantRestrictions.applicationId"),
+    memo = _GUID_MEMO.get
+    groups = m.group_ids[:]
+    return _new(
+        TenantRestrictionsQuery,
+        (
+            memo(m.tenant_id) or guid(m.tenant_id, "tenantRestrictions.tenantId"),
+            memo(m.external_tenant_id) or guid(m.external_tenant_id, "tenantRestrictions.externalTenantId"),
+            memo(m.user_id) or guid(m.user_id, "tenantRestrictions.userId"),
+            group_ids(groups, "tenantRestrictions.groupIds") if groups else (),
+            memo(m.application_id) or guid(m.application_id, "tenantRestrictions.applicationId"),
+        ),
     )
 
 

@@ -86,6 +86,11 @@ class HotHistogram:
         self.counts[bisect.bisect_left(self._bounds, seconds)] += 1
         self.sum += seconds
 
+    def observe_many(self, seconds: float, n: int) -> None:
+        """``n`` observations of the same value (a batch recorded at its mean)."""
+        self.counts[bisect.bisect_left(self._bounds, seconds)] += n
+        self.sum += seconds * n
+
     def flush(self) -> None:
         counts = list(self.counts)
         total = self.sum
@@ -230,7 +235,9 @@ class Metrics:
         }
         self.cache_hit = self._counter(self.cache_requests.labels("hit"))
         self.cache_miss = self._counter(self.cache_requests.labels("miss"))
-        self.observe_decision = self._histogram(self.decision_duration).observe
+        decision_duration = self._histogram(self.decision_duration)
+        self.observe_decision = decision_duration.observe
+        self.observe_decisions = decision_duration.observe_many
 
     def _counter(self, child: Any) -> HotCounter:
         hot = HotCounter(child)
