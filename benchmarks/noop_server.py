@@ -5,9 +5,9 @@
 Same stack as ``xtenant-pdp serve`` (grpc.aio, one event loop, the same server options, Check and
 BatchCheck registered on raw bytes with no (de)serializer as ``service/servicer.py`` does), with
 nothing behind the handlers: Check returns a prebuilt CheckResponse's bytes, BatchCheck one such
-answer per item (``service/wire.py`` splits and joins, as the product does). No interceptor,
-metrics, health or reflection: the difference to the product is everything the product does
-per call (``--interceptor`` adds a pass-through interceptor, to price that part alone). Prints
+answer per item (``service/wire.py`` splits and joins, as the product does). No metrics,
+health or reflection: the difference to the product is everything the product does per
+call. Prints
 one JSON line ``{"msg": "listening", "addresses": [...]}`` on stderr when ready and stops on
 SIGTERM or SIGINT.
 """
@@ -23,7 +23,6 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import grpc
 
@@ -49,13 +48,6 @@ async def batch_check(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
     return wire.join_items([ANSWER] * len(wire.split_items(raw, 1000)))
 
 
-class PassThrough(grpc.aio.ServerInterceptor):
-    """An interceptor that does nothing (``--interceptor``): what having one costs per call."""
-
-    async def intercept_service(self, continuation: Any, handler_call_details: grpc.HandlerCallDetails) -> Any:
-        return await continuation(handler_call_details)
-
-
 def handler() -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(
         SERVICE_NAME,
@@ -66,9 +58,8 @@ def handler() -> grpc.GenericRpcHandler:
     )
 
 
-async def serve(listen: Sequence[str], *, interceptor: bool = False) -> int:
+async def serve(listen: Sequence[str]) -> int:
     server = grpc.aio.server(
-        interceptors=[PassThrough()] if interceptor else None,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -110,9 +101,8 @@ async def serve(listen: Sequence[str], *, interceptor: bool = False) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.noop_server", description=__doc__.split("\n")[0])
     parser.add_argument("--listen", action="append", required=True, metavar="ADDR", help="host:port or unix:/path")
-    parser.add_argument("--interceptor", action="store_true", help="add a pass-through server interceptor")
     args = parser.parse_args(argv)
-    return asyncio.run(serve(args.listen, interceptor=args.interceptor))
+    return asyncio.run(serve(args.listen))
 
 
 if __name__ == "__main__":

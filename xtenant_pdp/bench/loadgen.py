@@ -29,6 +29,7 @@ whichever comes first, and then waits at most one call timeout for the calls in 
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import sys
@@ -493,14 +494,21 @@ def run(
                 label="warm-up",
                 **common,
             )
-        sink, start, end, unsent = _phase(
-            call,
-            payloads,
-            duration_ns=None if duration_s is None else int(duration_s * NS_PER_S),
-            max_requests=max_requests,
-            label="",
-            **common,
-        )
+        # The generator's own pauses would count as the server's latency: everything made so
+        # far (payloads above all) leaves the collector's sight for the measured phase.
+        gc.collect()
+        gc.freeze()
+        try:
+            sink, start, end, unsent = _phase(
+                call,
+                payloads,
+                duration_ns=None if duration_s is None else int(duration_s * NS_PER_S),
+                max_requests=max_requests,
+                label="",
+                **common,
+            )
+        finally:
+            gc.unfreeze()
     finally:
         channel.close()
 
