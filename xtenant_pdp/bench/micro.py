@@ -114,6 +114,29 @@ def bare_access(table: dict[tuple[str, str, int, int], tuple[Any, ...]], q: Acce
     return u_in is u_allowed and a_in is a_allowed
 
 
+def bare_questions(index: Index, queries: Sequence[Query]) -> tuple[list[AccessQuery], dict[Any, Any]]:
+    """The access questions the bare reference can answer (tenants in the snapshot, same cloud)
+    and its table, after checking that it agrees with the evaluator on every one of them."""
+    access = [
+        q
+        for q in queries
+        if isinstance(q, AccessQuery)
+        and q.tenant_id in index.tenants
+        and (q.external_cloud is None or q.external_cloud is index.tenants[q.tenant_id].cloud)
+    ]
+    table = bare_access_table(index)
+    mismatched = [
+        q
+        for q in access
+        if q.external_tenant_id != q.tenant_id
+        and index.clouds.get(q.external_tenant_id, index.tenants[q.tenant_id].cloud) is index.tenants[q.tenant_id].cloud
+        and (evaluate_access(index, q).decision is Decision.ALLOW) != bare_access(table, q)
+    ]
+    if mismatched:
+        raise SystemExit(f"engine and bare reference disagree on {len(mismatched)} questions, e.g. {mismatched[0]}")
+    return access, table
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -139,24 +162,7 @@ def bench_size(partners: int, *, workdir: Path, count: int, passes: int, overhea
     load_s = time.perf_counter() - t0
     raw = questions(policy, count, seed=partners)
     by_kind = _typed(index, raw)
-    # Same tenants for the reference, which knows no missing tenants.
-    access = [
-        q
-        for q in by_kind.get("access", [])
-        if isinstance(q, AccessQuery)
-        and q.tenant_id in index.tenants
-        and (q.external_cloud is None or q.external_cloud is index.tenants[q.tenant_id].cloud)
-    ]
-    table = bare_access_table(index)
-    mismatched = [
-        q
-        for q in access
-        if q.external_tenant_id != q.tenant_id
-        and index.clouds.get(q.external_tenant_id, index.tenants[q.tenant_id].cloud) is index.tenants[q.tenant_id].cloud
-        and (evaluate_access(index, q).decision is Decision.ALLOW) != bare_access(table, q)
-    ]
-    if mismatched:
-        raise SystemExit(f"engine and bare reference disagree on {len(mismatched)} questions, e.g. {mismatched[0]}")
+    access, table = bare_questions(index, by_kind.get("access", []))
     timings = [_summarise("access (bare reference)", time_calls(bare_access, table, access, passes), overhead)]
     timings.append(_summarise("access", time_calls(evaluate_access, index, access, passes), overhead))
     # Each of 50 questions asked 200 times in a row: the look-up cost without CPU-cache misses,
