@@ -13,6 +13,7 @@ way before they reach the evaluator.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -282,3 +283,24 @@ def build(info: SnapshotInfo, snapshot: pb.Snapshot) -> Index:
         automatic_redemption_across_clouds=snapshot.options.automatic_redemption_across_clouds,
         catalog_all_microsoft_apps=builder.all_microsoft_apps,
     )
+
+
+#: Partner entries freed per step of :func:`release_in_slices` (about 5 ms of work on the
+#: benchmark machine).
+RELEASE_SLICE = 2000
+
+
+def release_in_slices(index: Index, size: int = RELEASE_SLICE) -> Iterator[None]:
+    """Empty a retired index's partner tables ``size`` entries at a time, yielding in between.
+
+    Only for an index nothing answers from any more (the reloader's retired one): it is the
+    one exception to read-only. Freeing it whole would be one uninterrupted deallocation (0.25 s
+    at 100,000 partners); in slices, the caller lets calls through between them.
+    """
+    for tenant in index.tenants.values():
+        tables = [tenant.partners, *(table for channel in tenant.by_channel for table in channel)]
+        for table in tables:
+            while table:
+                for _ in range(min(size, len(table))):
+                    table.popitem()
+                yield

@@ -1,0 +1,99 @@
+"""The suite's own arithmetic (benchmarks/run.py): paired rounds, goal verdicts, the goal table.
+
+No timing here: the inputs are made-up figures, the outputs what the suite must conclude.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # `benchmarks` is a folder of the repository, not an installed package
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import run  # noqa: E402
+
+
+def test_pairs_are_flipped_pair_by_pair() -> None:
+    targets = {("pdp", "unix"): "u1", ("noop", "unix"): "u2", ("pdp", "tcp"): "t1", ("noop", "tcp"): "t2"}
+    flipped = run.unary_pairs_flipped(targets)
+    assert [key for key, _ in flipped] == [("noop", "unix"), ("pdp", "unix"), ("noop", "tcp"), ("pdp", "tcp")]
+    assert dict(flipped) == targets  # same targets, only the order within each pair changes
+
+
+def _timing(median_ns: float) -> dict[str, float]:
+    return {"median_ns": median_ns, "p99_ns": median_ns * 3, "mean_ns": median_ns, "samples": 1}
+
+
+def _in_process(partners: int, evaluate_ns: float, warm_ns: float, bare_ns: float) -> dict[str, Any]:
+    return {
+        "partners": partners,
+        "timings": {
+            "evaluate": _timing(evaluate_ns),
+            "evaluate_access_warm": _timing(warm_ns),
+            "bare_reference": _timing(bare_ns),
+        },
+    }
+
+
+def _by_goal(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {row["goal"]: row for row in rows}
+
+
+def test_partner_ratio_goal_and_its_context_rows() -> None:
+    results = {"in_process": [_in_process(10, 800, 500, 400), _in_process(100_000, 1_000, 510, 900)]}
+    rows = _by_goal(run.goals(results))
+    ratio = rows["100k-partner median / 10-partner median"]
+    assert ratio["measured"] == 1.25 and ratio["met"] is False
+    assert rows["access decision median, 100000 partners"]["met"] is True  # 1.0 us <= 2 us
+    warm = rows["(same, cache-warm (the look-ups alone))"]
+    assert warm["measured"] == 510 / 500 and warm["met"] is None  # context, not a verdict
+    assert rows["(same, for a bare hand-indexed reference (the memory's share))"]["measured"] == 900 / 400
+
+
+def _server_figures(unary_unix: float, batch_dps: float, cache_batch_dps: float) -> dict[str, Any]:
+    run_ = {"p99_us": 900.0, "decisions_per_s": batch_dps}
+    return {
+        "unary_ratio_unix": unary_unix,
+        "unary_ratio_tcp": 0.95,
+        "unary_cpu_capacity_ratio_unix": 0.91,
+        "unary_cpu_capacity_ratio_tcp": 0.89,
+        "fixed_rate_1000": {"pdp/unix": {"p99_us": 1_500.0}, "noop/unix": {"p99_us": 2_500.0}},
+        "batch_ratio": batch_dps / 2_000,
+        "batch100": {"pdp/unix": run_, "noop/unix": {"decisions_per_s": 180_000.0}},
+        "cache": {
+            "on": {
+                "unary": [{"rps": 2_000.0}, {"rps": 2_200.0}],
+                "batch100": {"decisions_per_s": cache_batch_dps},
+                "fixed_rate_1000": {"p99_us": 800.0},
+            }
+        },
+    }
+
+
+def test_server_goals_follow_the_figures() -> None:
+    rows = _by_goal(run.goals({"servers": _server_figures(0.92, 60_000.0, 210_000.0)}))
+    assert rows["unary Check / no-op handler (unix)"]["met"] is True
+    assert rows["same, by server CPU per call (tcp)"]["met"] is False  # 0.89 < 0.9
+    assert rows["p99 at 1,000 checks/s offered (unix)"]["measured"] == 1.5
+    assert rows["p99 at 1,000 checks/s offered (unix)"]["met"] is False
+    assert rows["(the no-op handler's own p99 there: the stack's floor)"]["measured"] == 2.5
+    assert rows["BatchCheck 100 / unary decisions/s"]["measured"] == 30 and not rows[
+        "BatchCheck 100 / unary decisions/s"
+    ]["met"]
+    cached = rows["BatchCheck 100 / unary, decision cache on (all hits)"]
+    assert cached["measured"] == 210_000 / 2_100 and cached["met"] is True  # against the mean unary rate
+    assert rows["BatchCheck 100 decisions/s, decision cache on (all hits)"]["met"] is True
+    assert rows["same p99, decision cache on (all hits)"]["met"] is True
+
+
+def test_goal_table_marks_context_rows_with_a_dash() -> None:
+    rows = run.goals({"servers": _server_figures(0.85, 60_000.0, 150_000.0)})
+    table = run.goal_table(rows)
+    assert table[:2] == ["| goal | measured | target | met |", "|---|---:|---|---|"]
+    floor = next(line for line in table if "stack's floor" in line)
+    assert floor.endswith("| - | - |")
+    unary = next(line for line in table if line.startswith("| unary Check / no-op handler (unix)"))
+    assert unary.endswith("| **no** |")
