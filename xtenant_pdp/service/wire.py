@@ -8,35 +8,9 @@ parsing, and joining cached response bytes skips building response messages alto
 from __future__ import annotations
 
 from xtenant_pdp.errors import QueryError
+from xtenant_pdp.protowire import WireError, skip, varint
 
 _ITEM_TAG = 0x0A  # field 1, wire type 2 (length-delimited)
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise QueryError("requests", "malformed protobuf: truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _skip(data: bytes, pos: int, wire_type: int) -> int:
-    if wire_type == 0:
-        return _varint(data, pos)[1]
-    if wire_type == 1:
-        return pos + 8
-    if wire_type == 2:
-        length, pos = _varint(data, pos)
-        return pos + length
-    if wire_type == 5:
-        return pos + 4
-    raise QueryError("requests", f"malformed protobuf: unsupported wire type {wire_type}")
 
 
 def split_items(data: bytes, limit: int) -> list[bytes]:
@@ -47,22 +21,25 @@ def split_items(data: bytes, limit: int) -> list[bytes]:
     items: list[bytes] = []
     pos = 0
     end = len(data)
-    while pos < end:
-        if data[pos] == _ITEM_TAG:
-            length, start = _varint(data, pos + 1)
-            pos = start + length
+    try:
+        while pos < end:
+            if data[pos] == _ITEM_TAG:  # the common case, inline
+                length, start = varint(data, pos + 1)
+                pos = start + length
+                if pos > end:
+                    raise QueryError("requests", "malformed protobuf: truncated item")
+                items.append(data[start:pos])
+                if len(items) > limit:
+                    raise QueryError("requests", f"at most {limit} questions per batch")
+                continue
+            key, pos = varint(data, pos)
+            if key >> 3 == 0:
+                raise QueryError("requests", "malformed protobuf: field number 0")
+            pos = skip(data, pos, key & 7)
             if pos > end:
-                raise QueryError("requests", "malformed protobuf: truncated item")
-            items.append(data[start:pos])
-            if len(items) > limit:
-                raise QueryError("requests", f"at most {limit} questions per batch")
-            continue
-        key, pos = _varint(data, pos)
-        if key >> 3 == 0:
-            raise QueryError("requests", "malformed protobuf: field number 0")
-        pos = _skip(data, pos, key & 7)
-        if pos > end:
-            raise QueryError("requests", "malformed protobuf: truncated field")
+                raise QueryError("requests", "malformed protobuf: truncated field")
+    except WireError as exc:
+        raise QueryError("requests", f"malformed protobuf: {exc}") from None
     return items
 
 
