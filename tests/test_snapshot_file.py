@@ -20,7 +20,6 @@ from xtenant_pdp.api import snapshot_pb2
 from xtenant_pdp.compiler import CompileResult, compile_policy_dir
 from xtenant_pdp.engine import Engine
 from xtenant_pdp.errors import SnapshotLoadError
-from xtenant_pdp.synthetic import write_policy_dir
 
 CREATED_AT = 1_700_000_000.0
 EXAMPLE_TENANTS = {
@@ -72,52 +71,6 @@ def test_round_trip_body_is_the_compiled_snapshot(compiled: CompileResult) -> No
     info, body = snapshot_file.load(compiled.data)
     assert body == compiled.snapshot
     assert info == compiled.info
-
-
-def test_body_parsed_in_pieces_equals_one_parse(tmp_path: Path) -> None:
-    policy = write_policy_dir(tmp_path / "policy", partners=200, tenants=3)
-    body = compile_policy_dir(policy.root).snapshot.SerializeToString()
-    assert snapshot_file.parse_body(body) == snapshot_pb2.Snapshot.FromString(body)
-
-
-def test_body_parsed_in_pieces_equals_one_parse_in_any_field_order(compiled: CompileResult) -> None:
-    """Fields out of the canonical order (tenants first, a tenant's partners between its other
-    fields) and an unknown field: a parser must accept any order; pieces must agree with it."""
-    canonical = compiled.snapshot
-    tenant = canonical.tenants[0]
-    head = snapshot_pb2.Tenant(tenant_id=tenant.tenant_id, cloud=tenant.cloud)
-    tail = snapshot_pb2.Tenant()
-    tail.CopyFrom(tenant)
-    tail.ClearField("tenant_id")
-    del tail.partners[:]
-    partners = [snapshot_pb2.Tenant(partners=[p]).SerializeToString() for p in tenant.partners]
-    assert len(partners) >= 2
-    half = len(partners) // 2
-    mixed_tenant = b"".join(partners[:half]) + head.SerializeToString() + b"".join(partners[half:])
-    mixed_tenant += tail.SerializeToString()
-    tenants_field = snapshot_pb2.Snapshot(tenants=[snapshot_pb2.Tenant()]).SerializeToString()[:1]
-    rest = snapshot_pb2.Snapshot()
-    rest.CopyFrom(canonical)
-    del rest.tenants[:]
-    unknown = bytes([(15 << 3) | 2, 3]) + b"abc"  # field 15: not in Snapshot
-    body = (
-        tenants_field
-        + _length_prefixed(mixed_tenant)
-        + unknown
-        + rest.SerializeToString()
-        + b"".join(tenants_field + _length_prefixed(t.SerializeToString()) for t in canonical.tenants[1:])
-    )
-    assert snapshot_file.parse_body(body) == snapshot_pb2.Snapshot.FromString(body)
-    assert snapshot_file.parse_body(body).tenants[0].partners == tenant.partners
-
-
-def _length_prefixed(data: bytes) -> bytes:
-    n, out = len(data), bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out) + data
 
 
 def test_round_trip_through_a_file_answers_like_the_policy_dir(compiled: CompileResult, tmp_path: Path) -> None:

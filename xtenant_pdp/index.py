@@ -179,26 +179,27 @@ class _Builder:
         self.all_microsoft_apps = every_ms
         groups = {pb.APP_GROUP_OFFICE365: office, pb.APP_GROUP_ALL_MICROSOFT_APPS: every_ms}
         interned: dict[frozenset[str], frozenset[str]] = {}
+        intern = interned.setdefault
+        source_of = _SOURCE_OF_ORIGIN.get
+        allowed = pb.ACCESS_ALLOWED
+        empty: frozenset[str] = frozenset()
         self.halves: list[Half] = []
+        append = self.halves.append
+        # Up to hundreds of thousands of target sets: repeated fields are read as slices (a list
+        # in one C call; iterating the protobuf container itself costs several times more).
         for ts in snapshot.target_sets:
-            ids = frozenset(ts.ids)
-            for group in ts.app_groups:
-                ids |= groups.get(group, frozenset())
-            ids = interned.setdefault(ids, ids)
-            self.halves.append(
-                Half(
-                    ts.access == pb.ACCESS_ALLOWED,
-                    ts.all,
-                    ids,
-                    _SOURCE_OF_ORIGIN.get(ts.origin, Source.PARTNER),
-                    ts,
-                )
-            )
+            ids = frozenset(ts.ids[:])
+            app_groups = ts.app_groups[:]
+            for group in app_groups:
+                ids |= groups.get(group, empty)
+            append(Half(ts.access == allowed, ts.all, intern(ids, ids), source_of(ts.origin, Source.PARTNER), ts))
 
     def tenant(self, t: pb.Tenant) -> TenantIndex:
         results = Results(t.tenant_id)
         settings: dict[tuple[int, int], SettingIndex] = {}
         channel_cache: dict[tuple[int, ...], tuple[tuple[Any, ...], ...]] = {}
+        # TrustIndex is immutable and has a handful of distinct values: one object each.
+        trusts: dict[tuple[bool, bool, bool, Source], TrustIndex] = {}
 
         def setting(s: pb.Setting) -> SettingIndex:
             key = (s.users, s.applications)
@@ -208,31 +209,38 @@ class _Builder:
             return found
 
         def config(c: pb.Configuration, *, partner: pb.Partner | None, source: Source) -> ConfigIndex:
+            # Each sub-message read once: every read of a message field builds a wrapper object.
+            collab_in, direct_in = c.b2b_collaboration_inbound, c.b2b_direct_connect_inbound
+            collab_out, direct_out = c.b2b_collaboration_outbound, c.b2b_direct_connect_outbound
             refs = (
-                c.b2b_collaboration_inbound.users,
-                c.b2b_collaboration_inbound.applications,
-                c.b2b_direct_connect_inbound.users,
-                c.b2b_direct_connect_inbound.applications,
-                c.b2b_collaboration_outbound.users,
-                c.b2b_collaboration_outbound.applications,
-                c.b2b_direct_connect_outbound.users,
-                c.b2b_direct_connect_outbound.applications,
+                collab_in.users,
+                collab_in.applications,
+                direct_in.users,
+                direct_in.applications,
+                collab_out.users,
+                collab_out.applications,
+                direct_out.users,
+                direct_out.applications,
             )
             channels = channel_cache.get(refs)
             if channels is None:
-                inbound = (None, setting(c.b2b_collaboration_inbound), setting(c.b2b_direct_connect_inbound))
-                outbound = (None, setting(c.b2b_collaboration_outbound), setting(c.b2b_direct_connect_outbound))
+                inbound = (None, setting(collab_in), setting(direct_in))
+                outbound = (None, setting(collab_out), setting(direct_out))
                 channels = channel_cache[refs] = ((), inbound, outbound)
             ci = ConfigIndex()
             ci.channels = channels
             ci.tenant_restrictions = setting(c.tenant_restrictions) if c.HasField("tenant_restrictions") else None
             trust = c.inbound_trust
-            ci.trust = TrustIndex(
+            key = (
                 trust.mfa_accepted,
                 trust.compliant_device_accepted,
                 trust.hybrid_joined_device_accepted,
                 _SOURCE_OF_ORIGIN.get(trust.origin, source),
             )
+            shared = trusts.get(key)
+            if shared is None:
+                shared = trusts[key] = TrustIndex(*key)
+            ci.trust = shared
             ci.automatic_redemption_inbound = c.automatic_redemption_inbound
             ci.automatic_redemption_outbound = c.automatic_redemption_outbound
             ci.is_partner = partner is not None

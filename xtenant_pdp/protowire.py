@@ -1,9 +1,8 @@
-"""The protobuf wire format by hand, for the two places where parsing a message whole does not fit.
+"""The protobuf wire format by hand, where parsing a message whole does not fit.
 
-BatchCheck splits its request into items' bytes so each can be looked up in the decision cache
-before any parsing (service/wire.py); the snapshot loader parses a large body piece by piece so
-the serving thread is not locked out of the GIL for the length of one big parse (snapshot.py).
-Only what those need: varints, skipping a field, and walking a message's top-level fields.
+BatchCheck splits its request into items' bytes so that each can be looked up in the decision
+cache before any parsing (service/wire.py). Only what that needs, kept generic: varints,
+skipping a field, and walking a message's top-level fields.
 """
 
 from __future__ import annotations
