@@ -116,8 +116,12 @@ def evaluate_access(index: Index, q: AccessQuery) -> Result:
     counterpart = q.external_tenant_id
     cloud = q.external_cloud or index.clouds.get(counterpart)
     if counterpart != tenant.tenant_id and (cloud is None or cloud is tenant.cloud):
-        # The common case (another tenant in the same cloud) without decide_access's extra call.
-        setting = _channel_setting(tenant, counterpart, q.direction, q.feature)
+        # The common case (another tenant in the same cloud) without decide_access's extra calls:
+        # _channel_setting (R1) inline, its two lines measured at a tenth of an access decision.
+        direction, feature = q.direction, q.feature
+        setting = tenant.by_channel[direction][feature].get(counterpart)
+        if setting is None:
+            setting = tenant.default.channels[direction][feature]
         return evaluate_setting(setting, q.user_id, q.group_ids, q.application_id)
     return decide_access(tenant, counterpart, cloud, q.direction, q.feature, q.user_id, q.group_ids, q.application_id)
 
