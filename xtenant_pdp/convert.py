@@ -15,6 +15,7 @@ from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError
 
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.decision import (
@@ -211,10 +212,24 @@ QUESTION_KINDS = tuple(_QUESTIONS)
 
 def query_from_proto(request: pdp_pb2.CheckRequest) -> Query:
     """A typed, validated question. Raises QueryError naming the offending field."""
+    return _question(request)[1]
+
+
+def _question(request: pdp_pb2.CheckRequest) -> tuple[str, Query]:
     kind = request.WhichOneof("question")
     if kind is None:
         raise QueryError("question", "is required: set one of " + ", ".join(json_name(k) for k in _QUESTIONS))
-    return _QUESTIONS[kind](getattr(request, kind))
+    return kind, _QUESTIONS[kind](getattr(request, kind))
+
+
+def question_from_bytes(raw: bytes) -> tuple[str, Query]:
+    """(question kind, typed question) of a serialized CheckRequest; the kind is the oneof
+    field's name (the metrics label). Raises QueryError naming the offending field."""
+    try:
+        request = pdp_pb2.CheckRequest.FromString(raw)
+    except DecodeError:
+        raise QueryError("question", "malformed protobuf") from None
+    return _question(request)
 
 
 def json_name(kind: str) -> str:

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from xtenant_pdp import convert
 from xtenant_pdp.api import pdp_pb2
+from xtenant_pdp.convert import question_from_bytes
 from xtenant_pdp.decision import Decision, Reason, Source
 from xtenant_pdp.errors import QueryError
 from xtenant_pdp.evaluator import evaluate
@@ -69,29 +69,19 @@ class DecisionServicer:
 
     # ------------------------------------------------------------------ one question
 
-    @staticmethod
-    def _parse(raw: bytes) -> tuple[Any, str]:
-        try:
-            request = pdp_pb2.CheckRequest.FromString(raw)
-        except DecodeError:
-            raise QueryError("question", "malformed protobuf") from None
-        query = convert.query_from_proto(request)
-        # the oneof field name is the metrics label (metrics.QUESTION_KINDS)
-        return query, request.WhichOneof("question")
-
     def decide(self, active: Active, raw: bytes) -> tuple[bytes, str, str, bool | None]:
         """(serialized CheckResponse, question kind, decision label, cache hit or None when no
         cache). Raises QueryError for a malformed question. Records no metrics: callers do, once
         per call or once per batch."""
         if self._holder.stale:
-            kind = self._parse(raw)[1]  # still INVALID_ARGUMENT for a malformed question
+            kind = question_from_bytes(raw)[0]  # still INVALID_ARGUMENT for a malformed question
             return self._stale_payload(active), kind, "deny", None
         cache = active.cache
         if cache is not None:
             found = cache.get(raw)
             if found is not None:
                 return found.payload, found.kind, found.label, True
-        query, kind = self._parse(raw)
+        kind, query = question_from_bytes(raw)
         result = evaluate(active.index, query)
         payloads = active.payloads
         payload = payloads.get(result)
