@@ -16,11 +16,15 @@ if str(REPO) not in sys.path:  # `benchmarks` is a folder of the repository, not
 from benchmarks import run  # noqa: E402
 
 
-def test_pairs_are_flipped_pair_by_pair() -> None:
-    targets = {("pdp", "unix"): "u1", ("noop", "unix"): "u2", ("pdp", "tcp"): "t1", ("noop", "tcp"): "t2"}
-    flipped = run.unary_pairs_flipped(targets)
-    assert [key for key, _ in flipped] == [("noop", "unix"), ("pdp", "unix"), ("noop", "tcp"), ("pdp", "tcp")]
-    assert dict(flipped) == targets  # same targets, only the order within each pair changes
+def test_rounds_flip_each_group_on_odd_rounds() -> None:
+    groups = [[("pdp", "unix"), ("noop", "unix"), ("pdp+cache", "unix")], [("pdp", "tcp"), ("noop", "tcp")]]
+    assert run.round_order(groups, 0) == [
+        ("pdp", "unix"), ("noop", "unix"), ("pdp+cache", "unix"), ("pdp", "tcp"), ("noop", "tcp"),
+    ]  # fmt: skip
+    assert run.round_order(groups, 1) == [
+        ("pdp+cache", "unix"), ("noop", "unix"), ("pdp", "unix"), ("noop", "tcp"), ("pdp", "tcp"),
+    ]  # fmt: skip
+    assert run.round_order(groups, 2) == run.round_order(groups, 0)
 
 
 def _timing(median_ns: float) -> dict[str, float]:
@@ -57,6 +61,7 @@ def _server_figures(unary_unix: float, batch_dps: float, cache_batch_dps: float)
     run_ = {"p99_us": 900.0, "decisions_per_s": batch_dps}
     return {
         "unary_ratio_unix": unary_unix,
+        "unary_ratio_cached_unix": 0.95,
         "unary_ratio_tcp": 0.95,
         "unary_cpu_capacity_ratio_unix": 0.91,
         "unary_cpu_capacity_ratio_tcp": 0.89,
@@ -77,6 +82,7 @@ def test_server_goals_follow_the_figures() -> None:
     rows = _by_goal(run.goals({"servers": _server_figures(0.92, 60_000.0, 210_000.0)}))
     assert rows["unary Check / no-op handler (unix)"]["met"] is True
     assert rows["same, by server CPU per call (tcp)"]["met"] is False  # 0.89 < 0.9
+    assert rows["unary Check / no-op, decision cache on as by default (all hits, unix)"]["met"] is True
     assert rows["p99 at 1,000 checks/s offered (unix)"]["measured"] == 1.5
     assert rows["p99 at 1,000 checks/s offered (unix)"]["met"] is False
     assert rows["(the no-op handler's own p99 there: the stack's floor)"]["measured"] == 2.5
