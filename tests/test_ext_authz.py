@@ -33,8 +33,8 @@ from prometheus_client import CollectorRegistry
 from xtenant_pdp.app import Server, start
 from xtenant_pdp.compiler import compile_policy_dir
 from xtenant_pdp.config import ListenAddress, Settings
-from xtenant_pdp.decision import AccessQuery, Claim, Decision, Direction, Reason, TrustQuery
-from xtenant_pdp.evaluator import evaluate
+from xtenant_pdp.decision import AccessQuery, Claim, Decision, Direction, Reason
+from xtenant_pdp.evaluator import evaluate_gateway_caller
 from xtenant_pdp.index import Index
 from xtenant_pdp.loader import load_snapshot_file
 from xtenant_pdp.service import ext_authz
@@ -522,11 +522,7 @@ def _expected(index: Index, resource: str, app: str, token: dict[str, Any], feat
         tuple(token.get("groups", ())),
         app,
     )
-    result = evaluate(index, access)
-    if result.decision is Decision.DENY or result.reason is Reason.SAME_TENANT:
-        return result, None
-    trust = evaluate(index, TrustQuery(resource, token["tid"], FEATURES[feature], needs, frozenset(presented)))
-    return result, trust
+    return evaluate_gateway_caller(index, access, needs, frozenset(presented))
 
 
 @pytest.mark.parametrize(("resource", "app", "token", "feature", "required"), EVALUATOR_CASES)
@@ -583,10 +579,10 @@ def test_stale_snapshot_is_403(request: pytest.FixtureRequest, tmp_path_factory:
 def test_unexpected_error_is_500_and_logged(
     stub: Any, pdp: Running, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(index: Index, query: Any) -> Any:
+    def broken(index: Index, *question: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ext_authz, "evaluate", broken)
+    monkeypatch.setattr(ext_authz, "evaluate_gateway_caller", broken)
     with caplog.at_level(logging.ERROR, logger="xtenant_pdp.ext_authz"):
         response = check(stub, envoy_request(token=MEGAN_TOKEN))
     assert denial(response, INTERNAL, 500)["reason"] == "REASON_UNSPECIFIED"

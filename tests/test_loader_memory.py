@@ -5,6 +5,7 @@ it), and the collector pause around the build always restores the collector's st
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,3 +91,19 @@ def test_collector_paused_restores_the_collector_state(enabled: bool) -> None:
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_build_switch_interval_is_restored_by_the_last_build_out() -> None:
+    """Two reloads in one process (two servers in a test) overlap: the first in lowers the GIL
+    switch interval, only the last out restores it."""
+    from xtenant_pdp.service.reloader import BUILD_SWITCH_INTERVAL_S, _serving_thread_favoured
+
+    before = sys.getswitchinterval()
+    first, second = _serving_thread_favoured(), _serving_thread_favoured()
+    first.__enter__()
+    second.__enter__()
+    assert sys.getswitchinterval() == min(before, BUILD_SWITCH_INTERVAL_S)
+    first.__exit__(None, None, None)
+    assert sys.getswitchinterval() == min(before, BUILD_SWITCH_INTERVAL_S)  # one build still running
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before

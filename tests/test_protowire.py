@@ -6,13 +6,23 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from xtenant_pdp.api import snapshot_pb2
-from xtenant_pdp.protowire import LENGTH_DELIMITED, WireError, fields, varint
+from xtenant_pdp.protowire import LENGTH_DELIMITED, Field, WireError, read_field, varint
 
 
 @pytest.mark.parametrize("value", [1, 127, 128, 300, 2**32, 2**63 - 1])
 def test_varint_reads_what_protobuf_writes(value: int) -> None:
     encoded = Timestamp(seconds=value).SerializeToString()[1:]  # field 1, int64 varint; the tag is 1 byte
     assert varint(encoded, 0) == (value, len(encoded))
+
+
+def fields(data: bytes) -> list[Field]:
+    """Every top-level field, read one after another."""
+    found = []
+    pos = 0
+    while pos < len(data):
+        found.append(read_field(data, pos))
+        pos = found[-1].end
+    return found
 
 
 def test_fields_walks_every_top_level_field_in_order() -> None:

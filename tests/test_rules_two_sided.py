@@ -29,6 +29,8 @@ from policy_kit import (
 )
 
 from xtenant_pdp.compiler import CompileOptions
+from xtenant_pdp.decision import AccessQuery, Claim, Direction, Feature, Reason
+from xtenant_pdp.evaluator import evaluate_gateway_caller
 
 DC = "FEATURE_B2B_DIRECT_CONNECT"
 
@@ -615,3 +617,44 @@ def test_2_9_tenant_restrictions(
     answer = engine(tmp_path, spec).check(query)
     assert outcome(answer) == expected
     assert answer["source"] == f"SOURCE_{source}"
+
+
+# --------------------------------------------------------------------------- 2.2 then 2.6: a gateway's caller
+
+
+@pytest.mark.parametrize(
+    ("external", "inbound_app", "required", "presented", "expected_access", "expected_trust"),
+    [
+        pytest.param(
+            HOME, "AllApplications", ["MFA"], ["MFA"], "ACCESS_ALLOWED", "TRUST_MFA_IN_RESOURCE_TENANT",
+            id="2.2-2.6-both-allow",
+        ),
+        pytest.param(HOME, APP2, ["MFA"], ["MFA"], "APPLICATION_NOT_ALLOWED", None, id="2.2-deny-first-no-trust"),
+        pytest.param(
+            HOME, "AllApplications", ["COMPLIANT_DEVICE"], [], "ACCESS_ALLOWED", "TRUST_DEVICE_CLAIM_UNSATISFIED",
+            id="2.6-deny-after-2.2-allow",
+        ),
+        pytest.param(RESOURCE, APP2, ["MFA"], [], "SAME_TENANT", None, id="same-tenant-no-cross-tenant-trust"),
+    ],
+)  # fmt: skip
+def test_2_2_then_2_6_for_a_gateway_caller(
+    tmp_path: Path,
+    external: str,
+    inbound_app: str,
+    required: list[str],
+    presented: list[str],
+    expected_access: str,
+    expected_trust: str | None,
+) -> None:
+    inbound = setting(("allowed", "AllUsers"), ("allowed", inbound_app))
+    home_partner = partner(HOME, b2bCollaborationInbound=inbound, inboundTrust=TRUST_NONE)
+    pdp = engine(tmp_path, {"r": tenant(RESOURCE, partners=[home_partner])})
+    query = AccessQuery(RESOURCE, external, None, Direction.INBOUND, Feature.B2B_COLLABORATION, USER, (), APP)
+    access_result, trust_result = evaluate_gateway_caller(
+        pdp.index, query, frozenset(Claim[c] for c in required), frozenset(Claim[c] for c in presented)
+    )
+    assert access_result.reason is Reason[expected_access]
+    if expected_trust is None:
+        assert trust_result is None
+    else:
+        assert trust_result is not None and trust_result.reason is Reason[expected_trust]

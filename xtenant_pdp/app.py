@@ -73,6 +73,7 @@ class Server:
             await asyncio.sleep(drain_s)
         for task in self._tasks:
             task.cancel()
+        self.reloader.stop()
         await self.grpc_server.stop(self.settings.grace_period_s if grace_s is None else grace_s)
         if self.health_server is not None:
             await self.health_server.stop(0)

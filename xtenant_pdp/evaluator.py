@@ -42,6 +42,11 @@ _OUTBOUND = Direction.OUTBOUND
 _DIRECT_CONNECT = Feature.B2B_DIRECT_CONNECT
 
 
+#: Fail closed: the answer to every question while the active snapshot is older than the
+#: server's --max-snapshot-age (the server knows the clock; the evaluator does not).
+STALE_SNAPSHOT = Result(_DENY, Reason.SNAPSHOT_STALE, Source.SNAPSHOT, "")
+
+
 def missing_tenant(tenant_id: str) -> Result:
     """D9: a question about a tenant whose policy is not in the snapshot fails closed."""
     return Result(_DENY, Reason.TENANT_NOT_IN_SNAPSHOT, Source.SNAPSHOT, tenant_id)
@@ -299,6 +304,20 @@ def evaluate_tenant_restrictions(index: Index, q: TenantRestrictionsQuery) -> Re
     if setting is None:
         return tenant.results.get(_ALLOW, Reason.TENANT_RESTRICTIONS_NOT_CONFIGURED, tenant.default.source)
     return evaluate_setting(setting, q.user_id, q.group_ids, q.application_id)
+
+
+def evaluate_gateway_caller(
+    index: Index, q: AccessQuery, required: frozenset[Claim], presented: frozenset[Claim]
+) -> tuple[Result, Result | None]:
+    """A gateway's question about a signed-in caller (the ext_authz adapter): 2.2 for the resource
+    tenant's inbound setting, then 2.6 for the claims the route requires. The first deny is the
+    answer. A tenant's own member (Reason.SAME_TENANT) is governed by no cross-tenant setting,
+    trust included, so no trust question is asked: (access result, trust result or None)."""
+    result = evaluate_access(index, q)
+    if result.decision is _DENY or result.reason is Reason.SAME_TENANT:
+        return result, None
+    trust = TrustQuery(q.tenant_id, q.external_tenant_id, q.feature, required, presented)
+    return result, evaluate_trust(index, trust)
 
 
 _EVALUATORS: dict[type, Callable[[Index, Any], Result]] = {

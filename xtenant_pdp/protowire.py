@@ -2,12 +2,11 @@
 
 BatchCheck splits its request into items' bytes so that each can be looked up in the decision
 cache before any parsing (service/wire.py). Only what that needs, kept generic: varints,
-skipping a field, and walking a message's top-level fields.
+skipping a value, and reading one field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import NamedTuple
 
 LENGTH_DELIMITED = 2
@@ -56,21 +55,18 @@ class Field(NamedTuple):
     end: int
 
 
-def fields(data: bytes) -> Iterator[Field]:
-    """Every top-level field of the message encoded in ``data``, in order."""
-    pos = 0
-    end = len(data)
-    while pos < end:
-        start = pos
-        key, pos = varint(data, pos)
-        number, wire_type = key >> 3, key & 7
-        if number == 0:
-            raise WireError("field number 0")
-        if wire_type == LENGTH_DELIMITED:
-            length, pos = varint(data, pos)
-            value, pos = pos, pos + length
-        else:
-            value, pos = pos, skip(data, pos, wire_type)
-        if pos > end:
-            raise WireError("truncated field")
-        yield Field(number, wire_type, start, value, pos)
+def read_field(data: bytes, pos: int) -> Field:
+    """The field whose tag starts at ``pos``."""
+    start = pos
+    key, pos = varint(data, pos)
+    number, wire_type = key >> 3, key & 7
+    if number == 0:
+        raise WireError("field number 0")
+    if wire_type == LENGTH_DELIMITED:
+        length, pos = varint(data, pos)
+        value, pos = pos, pos + length
+    else:
+        value, pos = pos, skip(data, pos, wire_type)
+    if pos > len(data):
+        raise WireError("truncated field")
+    return Field(number, wire_type, start, value, pos)

@@ -39,8 +39,9 @@ QUESTION_KINDS: tuple[str, ...] = (
     "identitySync",
     "tenantRestrictions",
 )
-# Mostly access questions, as a gateway asks them.
-_KIND_WEIGHTS = {
+#: Share of each question kind in a mix (percent): mostly access questions, as a gateway asks
+#: them. The snapshot-based bench mix (bench/mix.py) uses the same table.
+KIND_WEIGHTS: dict[str, int] = {
     "access": 62,
     "collaboration": 14,
     "trust": 8,
@@ -539,6 +540,6 @@ def draw_kinds(
     if unknown or not kinds:
         raise ValueError(f"kinds must be a non-empty subset of {QUESTION_KINDS}, got `{list(kinds)}`")
     chosen = list(dict.fromkeys(kinds))
-    table = _KIND_WEIGHTS if weights_by_kind is None else weights_by_kind
+    table = KIND_WEIGHTS if weights_by_kind is None else weights_by_kind
     weights = [table[k] for k in chosen]
     return [rng.choices(chosen, weights=weights)[0] for _ in range(count)]

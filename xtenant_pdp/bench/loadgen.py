@@ -495,7 +495,10 @@ def run(
                 **common,
             )
         # The generator's own pauses would count as the server's latency: everything made so
-        # far (payloads above all) leaves the collector's sight for the measured phase.
+        # far (payloads above all) leaves the collector's sight for the measured phase. Frozen
+        # objects are still freed by reference counting; unfreezing is process-wide, so only
+        # when nothing else here had frozen anything.
+        frozen_before = gc.get_freeze_count()
         gc.collect()
         gc.freeze()
         try:
@@ -508,7 +511,8 @@ def run(
                 **common,
             )
         finally:
-            gc.unfreeze()
+            if not frozen_before:
+                gc.unfreeze()
     finally:
         channel.close()
 

@@ -26,19 +26,10 @@ from xtenant_pdp import convert
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.graph.model import MICROSOFT_ACCOUNT_TENANT_ID
 from xtenant_pdp.index import ConfigIndex, Index, SettingIndex
-from xtenant_pdp.synthetic import QUESTION_KINDS, draw_kinds
+from xtenant_pdp.synthetic import KIND_WEIGHTS, QUESTION_KINDS, draw_kinds
 
 __all__ = ["KIND_WEIGHTS", "questions_from_index"]
 
-#: Share of each kind in the mix (percent), as in :mod:`xtenant_pdp.synthetic`.
-KIND_WEIGHTS: dict[str, int] = {
-    "access": 62,
-    "collaboration": 14,
-    "trust": 8,
-    "automaticRedemption": 5,
-    "identitySync": 4,
-    "tenantRestrictions": 7,
-}
 _GROUP_COUNTS = tuple(range(9))
 _GROUP_COUNT_WEIGHTS = (20, 20, 16, 12, 10, 8, 6, 4, 4)
 _CLAIMS = (pdp_pb2.CLAIM_MFA, pdp_pb2.CLAIM_COMPLIANT_DEVICE, pdp_pb2.CLAIM_HYBRID_JOINED_DEVICE)
@@ -219,7 +210,7 @@ def questions_from_index(
         raise ValueError(f"count must be >= 0, got {count}")
     rng = random.Random(seed)
     drawer = _Drawer(index, rng)
-    return [drawer.ask(kind) for kind in draw_kinds(rng, kinds, count, KIND_WEIGHTS)]
+    return [drawer.ask(kind) for kind in draw_kinds(rng, kinds, count)]
 
 
 def kind_of(request: pdp_pb2.CheckRequest) -> str:

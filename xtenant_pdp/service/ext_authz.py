@@ -40,10 +40,9 @@ from xtenant_pdp.decision import (
     Reason,
     TrustDetail,
     TrustOutcome,
-    TrustQuery,
 )
 from xtenant_pdp.errors import QueryError
-from xtenant_pdp.evaluator import evaluate
+from xtenant_pdp.evaluator import STALE_SNAPSHOT, evaluate_gateway_caller
 from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service.holder import SnapshotHolder
 from xtenant_pdp.service.rpc_metrics import InstrumentedServer
@@ -265,7 +264,7 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
             return self._denied(code_pb2.UNAVAILABLE, http_status_pb2.ServiceUnavailable, _NO_SNAPSHOT, ""), _DENY
         snapshot_id = active.snapshot_id
         if self._holder.stale:
-            reason = _REASON_NAMES[Reason.SNAPSHOT_STALE]
+            reason = _REASON_NAMES[STALE_SNAPSHOT.reason]
             return self._denied(code_pb2.PERMISSION_DENIED, http_status_pb2.Forbidden, reason, snapshot_id), _DENY
         attributes = request.attributes
         try:
@@ -292,20 +291,12 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
             )
         except QueryError:
             return self._unauthenticated(snapshot_id), _DENY
-        index = active.index
-        result = evaluate(index, access)
+        result, trusted = evaluate_gateway_caller(active.index, access, route.required, caller.presented)
         if result.decision is _DENY:
             return self._forbidden(result.reason, snapshot_id), _DENY
-        trust: TrustDetail | None = None
-        if result.reason is not Reason.SAME_TENANT:
-            # Cross-tenant trust governs external users only; a tenant's own members have no such setting.
-            trust_question = TrustQuery(
-                access.tenant_id, access.external_tenant_id, access.feature, route.required, caller.presented
-            )
-            trusted = evaluate(index, trust_question)
-            if trusted.decision is _DENY:
-                return self._forbidden(trusted.reason, snapshot_id), _DENY
-            trust = trusted.trust
+        if trusted is not None and trusted.decision is _DENY:
+            return self._forbidden(trusted.reason, snapshot_id), _DENY
+        trust = trusted.trust if trusted is not None else None
         return self._allowed(snapshot_id, result.reason, trust, bool(route.required)), _ALLOW
 
     def _caller(self, attributes: attribute_context_pb2.AttributeContext) -> Caller:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,13 +92,26 @@ def _serving_thread_favoured() -> Iterator[None]:
     """A build is seconds of pure Python on a worker thread. Each time the event loop wakes for
     a call it must wait for the GIL until the builder's switch interval runs out: at the
     default 5 ms, calls/s fell to an eighth during a 100,000-partner reload. A shorter interval
-    hands the GIL over sooner, for a slightly slower build."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, BUILD_SWITCH_INTERVAL_S))
+    hands the GIL over sooner, for a slightly slower build. The interval is process-wide: with
+    several servers in one process (tests), the first build in sets it and the last one out
+    restores it."""
+    with _builds_lock:
+        if not _builds:
+            _interval_before.append(sys.getswitchinterval())
+            sys.setswitchinterval(min(_interval_before[-1], BUILD_SWITCH_INTERVAL_S))
+        _builds.append(None)
     try:
         yield
     finally:
-        sys.setswitchinterval(previous)
+        with _builds_lock:
+            _builds.pop()
+            if not _builds:
+                sys.setswitchinterval(_interval_before.pop())
+
+
+_builds_lock = threading.Lock()
+_builds: list[None] = []  # one entry per build in progress
+_interval_before: list[float] = []
 
 
 async def _release(index: Index) -> None:
@@ -126,6 +140,11 @@ class Reloader:
         self._wake = asyncio.Event()
         self._force = False
         self._releasing: set[asyncio.Task[None]] = set()
+
+    def stop(self) -> None:
+        """Cancel what runs in the background (a retired index still being freed)."""
+        for task in list(self._releasing):
+            task.cancel()
 
     def request_reload(self) -> None:
         """SIGHUP: reload now even if the fingerprint did not change."""
@@ -164,7 +183,12 @@ class Reloader:
         active = self._activate(index)
         # Whichever index no longer serves is freed a slice at a time on the loop: dropped at
         # once, 100,000 partners take 0.25 s of deallocation with the GIL held.
-        retired = (previous.index if previous is not None else None) if active is not None else index
+        if active is None:
+            retired: Index | None = index  # not activated (the same snapshot again)
+        elif previous is not None:
+            retired = previous.index
+        else:
+            retired = None  # the first load replaces nothing
         del previous, index
         if retired is not None:
             task = asyncio.get_running_loop().create_task(_release(retired))

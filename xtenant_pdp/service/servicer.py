@@ -20,9 +20,9 @@ from grpc_status import rpc_status
 from xtenant_pdp import convert
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.convert import question_from_bytes
-from xtenant_pdp.decision import Decision, Reason, Source
+from xtenant_pdp.decision import Decision
 from xtenant_pdp.errors import QueryError
-from xtenant_pdp.evaluator import evaluate
+from xtenant_pdp.evaluator import STALE_SNAPSHOT, evaluate
 from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service import wire
 from xtenant_pdp.service.holder import Active, CachedAnswer, SnapshotHolder
@@ -98,20 +98,12 @@ class DecisionServicer:
 
     @staticmethod
     def _stale_payload(active: Active) -> bytes:
-        return pdp_pb2.CheckResponse(
-            decision=Decision.DENY,
-            reason=Reason.SNAPSHOT_STALE,
-            source=Source.SNAPSHOT,
-            snapshot_id=active.snapshot_id,
-        ).SerializeToString()
+        return convert.response_from_result(STALE_SNAPSHOT, active.snapshot_id).SerializeToString()
 
     def answer(self, raw: bytes) -> bytes:
         """One question with its metrics (the unary path)."""
         start = _perf()
-        active = self._holder.current
-        if active is None:
-            raise NoSnapshot
-        payload, kind, label, hit = self.decide(active, raw)
+        payload, kind, label, hit = self.decide(self._active(), raw)
         if hit is not None:
             (self._hit if hit else self._miss).n += 1
         self._counters[(kind, label)].n += 1

@@ -8,7 +8,7 @@ parsing, and joining cached response bytes skips building response messages alto
 from __future__ import annotations
 
 from xtenant_pdp.errors import QueryError
-from xtenant_pdp.protowire import WireError, skip, varint
+from xtenant_pdp.protowire import WireError, read_field, varint
 
 _ITEM_TAG = 0x0A  # field 1, wire type 2 (length-delimited)
 
@@ -32,12 +32,7 @@ def split_items(data: bytes, limit: int) -> list[bytes]:
                 if len(items) > limit:
                     raise QueryError("requests", f"at most {limit} questions per batch")
                 continue
-            key, pos = varint(data, pos)
-            if key >> 3 == 0:
-                raise QueryError("requests", "malformed protobuf: field number 0")
-            pos = skip(data, pos, key & 7)
-            if pos > end:
-                raise QueryError("requests", "malformed protobuf: truncated field")
+            pos = read_field(data, pos).end  # any other field is skipped
     except WireError as exc:
         raise QueryError("requests", f"malformed protobuf: {exc}") from None
     return items
