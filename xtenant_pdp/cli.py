@@ -344,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_arguments(p)
     p.set_defaults(func=run_bench)
 
+    from xtenant_pdp.changes.cli import register as register_changes
+
+    register_changes(sub)
+
     p = sub.add_parser("inspect", help="print a snapshot's header (and body with --body)")
     p.add_argument("snapshot", metavar="SNAPSHOT")
     p.add_argument("--body", action="store_true")
