@@ -20,7 +20,7 @@ from xtenant_pdp import cli
 from xtenant_pdp.compiler import CompileOptions, compile_policy_dir
 from xtenant_pdp.errors import CompileErrors, CompileIssue, IssueCode, Severity
 
-SHARED_GRAPH_EXAMPLES = Path("/work/shared/examples/graph")
+SHARED_GRAPH_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples" / "graph"
 
 CONTOSO = "5de41ce2-ca22-4b65-866a-e46ae037737e"
 WOODGROVE = "b9ecdb8d-362d-4399-8f18-27c5620f7443"

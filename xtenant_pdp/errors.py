@@ -24,6 +24,8 @@ MAX_ISSUES = 200
 class Severity(enum.Enum):
     ERROR = "error"
     WARNING = "warning"
+    #: Shown by default but never an error, not even under --strict (a skipped deleted partner).
+    NOTICE = "notice"
     INFO = "info"
 
 
@@ -42,6 +44,11 @@ class IssueCode(enum.Enum):
     INVALID_TARGET = "E009"
     TARGET_TYPE_MISMATCH = "E010"
     MISMATCHED_TENANT_ID = "E011"
+    # D11: nothing unknown reads as a default.
+    GRAPH_ERROR_BODY = "E013"
+    UNKNOWN_FILE = "E014"
+    UNSUPPORTED_ENCODING = "E015"
+    LINK_OUTSIDE_POLICY = "E016"
     UNKNOWN_PROPERTY = "I001"
     # Validation findings (graph-model.md 2.3 and D7): warnings unless --strict.
     C1_BLOCKED_USERS_NEED_BLOCKED_APPS = "C1a"

@@ -16,6 +16,16 @@ from typing import Any
 
 from xtenant_pdp.decision import CLOUD_ENDPOINTS
 from xtenant_pdp.errors import MAX_ISSUES, CompileErrors, CompileIssue, IssueCode, Severity
+from xtenant_pdp.graph.files import (
+    CATALOG_FILE,
+    DEFAULT_FILE,
+    PARTNERS_FILE,
+    POLICY_FILE,
+    TENANT_FILE,
+    load_json,
+    outside,
+    tenant_folder_files,
+)
 from xtenant_pdp.graph.model import (
     ALL_USERS,
     APPLICATION_KEYWORDS,
@@ -39,12 +49,6 @@ from xtenant_pdp.graph.model import (
     TenantSource,
 )
 from xtenant_pdp.graph.reader import Reader, is_guid, suggest
-
-TENANT_FILE = "tenant.json"
-POLICY_FILE = "crossTenantAccessPolicy.json"
-DEFAULT_FILE = "default.json"
-PARTNERS_FILE = "partners.json"
-CATALOG_FILE = "applications.json"
 
 _B2B_KEYS = {
     "b2bCollaborationInbound": "b2b_collaboration_inbound",
@@ -429,35 +433,6 @@ class GraphParser(Reader):
 # --------------------------------------------------------------------------- documents
 
 
-def load_json(path: Path, display: str, issues: list[CompileIssue]) -> tuple[bool, Any]:
-    """(ok, document). Unreadable or invalid JSON becomes an issue naming line and column."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        issues.append(
-            CompileIssue(file=display, path="$", message=f"cannot read: {exc}", code=IssueCode.UNREADABLE_FILE)
-        )
-        return False, None
-    try:
-        return True, json.loads(text)
-    except RecursionError:
-        issues.append(
-            CompileIssue(file=display, path="$", message="JSON nested too deeply", code=IssueCode.INVALID_JSON)
-        )
-        return False, None
-    except json.JSONDecodeError as exc:
-        issues.append(
-            CompileIssue(
-                file=display,
-                path="$",
-                message=f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg.lower()}",
-                code=IssueCode.INVALID_JSON,
-                hint="fix the syntax; Graph bodies are exported as plain JSON",
-            )
-        )
-        return False, None
-
-
 def default_catalog() -> ApplicationCatalog:
     """The application catalogue shipped with the package."""
     text = resources.files("xtenant_pdp").joinpath("data").joinpath(CATALOG_FILE).read_text("utf-8")
@@ -489,18 +464,19 @@ def _parse_tenant_folder(
     folder: Path, root: Path, issues: list[CompileIssue], unknown: list[Loc]
 ) -> TenantSource | None:
     rel = folder.relative_to(root).as_posix()
+    present = tenant_folder_files(folder, rel, issues)
+    real_root = root.resolve()
 
     def read(name: str) -> tuple[GraphParser, object] | None:
-        path = folder / name
-        if not path.exists():
+        if name not in present:
             return None
         display = f"{rel}/{name}"
-        ok, document = load_json(path, display, issues)
+        ok, document = load_json(folder / name, display, issues, real_root)
         return (GraphParser(display, issues, unknown), document) if ok else None
 
     info = None
     tenant_doc = read(TENANT_FILE)
-    if tenant_doc is None and not (folder / TENANT_FILE).exists():
+    if tenant_doc is None and TENANT_FILE not in present:
         issues.append(
             CompileIssue(
                 file=f"{rel}/{TENANT_FILE}",
@@ -528,25 +504,43 @@ def _parse_tenant_folder(
 def source_digest(root: Path) -> str:
     """SHA-256 over every source file's relative path and bytes, in path order."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*.json") if p.is_file()):
+    real_root = root.resolve()
+    for path in sorted(p for p in root.rglob("*.json") if p.is_file() and outside(p, real_root) is None):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def _not_a_policy_dir(root: Path) -> CompileIssue | None:
+    """Item 5 of issue 10: a wrong path says what it is and what to pass instead."""
+    message, hint = "", ""
+    if not root.exists():
+        message = "does not exist"
+        if root.is_symlink():
+            message = f"is a link to `{root.resolve()}`, which does not exist"
+    elif not root.is_dir():
+        message, hint = "is not a directory", "pass the folder that holds one folder per local tenant"
+    elif (root / TENANT_FILE).is_file():
+        parent = root.resolve().parent
+        message = f"is a tenant folder (it holds {TENANT_FILE}), not a policy folder"
+        hint = f"pass its parent `{parent}`, which holds one folder per local tenant"
+    if not message:
+        return None
+    return CompileIssue(file=str(root), path="$", message=message, code=IssueCode.UNREADABLE_FILE, hint=hint)
 
 
 def parse_policy_dir(root: Path) -> tuple[PolicySource | None, list[CompileIssue]]:
     """Parse every tenant folder below ``root``. Returns the source (None when unusable) and all issues."""
     issues: list[CompileIssue] = []
     unknown: list[Loc] = []
-    if not root.is_dir():
-        issues.append(
-            CompileIssue(file=str(root), path="$", message="is not a directory", code=IssueCode.UNREADABLE_FILE)
-        )
+    if (problem := _not_a_policy_dir(root)) is not None:
+        issues.append(problem)
         return None, issues
+    real_root = root.resolve()
     catalog = None
     catalog_path = root / CATALOG_FILE
-    if catalog_path.exists():
-        ok, document = load_json(catalog_path, CATALOG_FILE, issues)
+    if catalog_path.exists() or catalog_path.is_symlink():
+        ok, document = load_json(catalog_path, CATALOG_FILE, issues, real_root)
         if ok:
             catalog = GraphParser(CATALOG_FILE, issues, unknown).catalog(document)
     else:
@@ -554,6 +548,17 @@ def parse_policy_dir(root: Path) -> tuple[PolicySource | None, list[CompileIssue
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     tenants = []
     for folder in folders:
+        if (real := outside(folder, real_root)) is not None:
+            issues.append(
+                CompileIssue(
+                    file=folder.name,
+                    path="$",
+                    message=f"is a link to `{real}`, outside the policy folder",
+                    code=IssueCode.LINK_OUTSIDE_POLICY,
+                    hint="copy the folder in: links may only point inside the policy folder",
+                )
+            )
+            continue
         if len(issues) >= MAX_ISSUES:
             issues.append(
                 CompileIssue(
