@@ -51,7 +51,7 @@ from xtenant_pdp.bench.mix import questions_from_index  # noqa: E402
 from xtenant_pdp.bench.report import BenchResult  # noqa: E402
 from xtenant_pdp.bench.stats import percentile  # noqa: E402
 from xtenant_pdp.compiler import compile_policy_dir  # noqa: E402
-from xtenant_pdp.decision import AccessQuery  # noqa: E402
+from xtenant_pdp.decision import AccessQuery, Decision, QuestionKind  # noqa: E402
 from xtenant_pdp.engine import Engine  # noqa: E402
 from xtenant_pdp.evaluator import evaluate, evaluate_access  # noqa: E402
 from xtenant_pdp.index import Index  # noqa: E402
@@ -386,7 +386,7 @@ def bench_edge(index: Index, requests: Sequence[pdp_pb2.CheckRequest], overhead:
         pdp_pb2.BatchCheckRequest(requests=requests[i : i + 100]).SerializeToString()
         for i in range(0, len(requests) - 99, 100)
     ]
-    counter = metrics.decision_counters[("access", "allow")]
+    counter = metrics.decision_counters[(QuestionKind.ACCESS, Decision.ALLOW)]
     observe = metrics.observe_decision
     sid = index.snapshot_id
 

@@ -9,6 +9,7 @@ import pytest
 
 from xtenant_pdp import convert
 from xtenant_pdp.api import pdp_pb2
+from xtenant_pdp.decision import KIND_OF_QUERY, QuestionKind
 from xtenant_pdp.errors import QueryError
 
 QUESTIONS = Path(__file__).parent.parent / "xtenant_pdp" / "examples" / "questions.jsonl"
@@ -18,7 +19,9 @@ QUESTIONS = Path(__file__).parent.parent / "xtenant_pdp" / "examples" / "questio
 def test_kind_and_question_match_the_message_path(line: str) -> None:
     request = convert.request_from_json(line)
     kind, query = convert.question_from_bytes(request.SerializeToString())
-    assert kind == request.WhichOneof("question")
+    assert kind.label == request.WhichOneof("question")
+    assert kind is QuestionKind(request.ListFields()[0][0].number)  # numbered as the oneof field
+    assert KIND_OF_QUERY[type(query)] is kind
     assert query == convert.query_from_proto(request)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from xtenant_pdp.decision import Decision
+from xtenant_pdp.decision import Decision, QuestionKind
 from xtenant_pdp.metrics import DECISION_BUCKETS, Metrics
 
 
@@ -72,9 +72,9 @@ def test_hot_counts_reach_the_registry_on_collect_and_flush_once() -> None:
 
 def test_count_decision_uses_bounded_labels() -> None:
     metrics = Metrics(CollectorRegistry())
-    metrics.count_decision("access", Decision.ALLOW)
-    metrics.count_decision("trust", Decision.DENY)
-    metrics.count_decision("invalid", None)
+    metrics.count_decision(QuestionKind.ACCESS, Decision.ALLOW)
+    metrics.count_decision(QuestionKind.TRUST, Decision.DENY)
+    metrics.count_decision(QuestionKind.INVALID, None)
     values = _samples(metrics.registry, "xtenant_pdp_decisions_total")
     assert values["xtenant_pdp_decisions_total[('decision', 'allow'), ('question', 'access')]"] == 1
     assert values["xtenant_pdp_decisions_total[('decision', 'deny'), ('question', 'trust')]"] == 1

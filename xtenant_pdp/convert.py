@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError
 
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.decision import (
+    CHECK_KINDS,
     CLOUD_ENDPOINTS,
     AccessQuery,
     AutomaticRedemptionQuery,
@@ -30,6 +31,7 @@ from xtenant_pdp.decision import (
     Feature,
     IdentitySyncQuery,
     Query,
+    QuestionKind,
     Reason,
     RedemptionScenario,
     Result,
@@ -198,16 +200,21 @@ def _tenant_restrictions(m: pdp_pb2.TenantRestrictionsQuestion) -> TenantRestric
     )
 
 
-_QUESTIONS: dict[str, Callable[[Any], Query]] = {
-    "access": _access,
-    "collaboration": _collaboration,
-    "trust": _trust,
-    "automatic_redemption": _automatic_redemption,
-    "identity_sync": _identity_sync,
-    "tenant_restrictions": _tenant_restrictions,
-}
+def json_name(kind: str) -> str:
+    """A question field's proto3 JSON name: `automatic_redemption` -> `automaticRedemption`."""
+    head, *rest = kind.split("_")
+    return head + "".join(part.title() for part in rest)
 
-QUESTION_KINDS = tuple(_QUESTIONS)
+
+_QUESTIONS: dict[str, tuple[QuestionKind, Callable[[Any], Query]]] = {
+    QuestionKind.ACCESS.label: (QuestionKind.ACCESS, _access),
+    QuestionKind.COLLABORATION.label: (QuestionKind.COLLABORATION, _collaboration),
+    QuestionKind.TRUST.label: (QuestionKind.TRUST, _trust),
+    QuestionKind.AUTOMATIC_REDEMPTION.label: (QuestionKind.AUTOMATIC_REDEMPTION, _automatic_redemption),
+    QuestionKind.IDENTITY_SYNC.label: (QuestionKind.IDENTITY_SYNC, _identity_sync),
+    QuestionKind.TENANT_RESTRICTIONS.label: (QuestionKind.TENANT_RESTRICTIONS, _tenant_restrictions),
+}
+_NO_QUESTION = "is required: set one of " + ", ".join(json_name(k.label) for k in CHECK_KINDS)
 
 
 def query_from_proto(request: pdp_pb2.CheckRequest) -> Query:
@@ -215,27 +222,22 @@ def query_from_proto(request: pdp_pb2.CheckRequest) -> Query:
     return _question(request)[1]
 
 
-def _question(request: pdp_pb2.CheckRequest) -> tuple[str, Query]:
-    kind = request.WhichOneof("question")
-    if kind is None:
-        raise QueryError("question", "is required: set one of " + ", ".join(json_name(k) for k in _QUESTIONS))
-    return kind, _QUESTIONS[kind](getattr(request, kind))
+def _question(request: pdp_pb2.CheckRequest) -> tuple[QuestionKind, Query]:
+    name = request.WhichOneof("question")
+    if name is None:
+        raise QueryError("question", _NO_QUESTION)
+    kind, convert = _QUESTIONS[name]
+    return kind, convert(getattr(request, name))
 
 
-def question_from_bytes(raw: bytes) -> tuple[str, Query]:
-    """(question kind, typed question) of a serialized CheckRequest; the kind is the oneof
-    field's name (the metrics label). Raises QueryError naming the offending field."""
+def question_from_bytes(raw: bytes) -> tuple[QuestionKind, Query]:
+    """(question kind, typed question) of a serialized CheckRequest. Raises QueryError naming
+    the offending field."""
     try:
         request = pdp_pb2.CheckRequest.FromString(raw)
     except DecodeError:
         raise QueryError("question", "malformed protobuf") from None
     return _question(request)
-
-
-def json_name(kind: str) -> str:
-    """A question field's proto3 JSON name: `automatic_redemption` -> `automaticRedemption`."""
-    head, *rest = kind.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def response_from_result(result: Result, snapshot_id: str) -> pdp_pb2.CheckResponse:

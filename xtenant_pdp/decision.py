@@ -139,6 +139,36 @@ class EmailFact(enum.IntEnum):
 # --------------------------------------------------------------------------- questions
 
 
+class QuestionKind(enum.IntEnum):
+    """What a question asks, defined once: the servicers, converters, metrics and explain use it.
+
+    The six question kinds are numbered as their ``CheckRequest.question`` oneof field (so a
+    decoder maps a field tag straight to its kind); the service-level kinds are numbered from
+    100. ``label`` is the ``question`` label of ``xtenant_pdp_decisions_total``.
+    """
+
+    ACCESS = 1
+    COLLABORATION = 2
+    TRUST = 3
+    AUTOMATIC_REDEMPTION = 4
+    IDENTITY_SYNC = 5
+    TENANT_RESTRICTIONS = 6
+    #: Envoy's ext_authz Check (an access question built from a route and a token).
+    EXT_AUTHZ = 100
+    #: A question that could not be read (INVALID_ARGUMENT).
+    INVALID = 101
+
+    @property
+    def label(self) -> str:
+        """The metrics label and, for the six question kinds, the oneof field's name."""
+        return _KIND_LABELS[self]
+
+
+_KIND_LABELS = {k: k.name.lower() for k in QuestionKind}
+#: The kinds a CheckRequest can ask (its oneof members), in field order.
+CHECK_KINDS = tuple(k for k in QuestionKind if k < QuestionKind.EXT_AUTHZ)
+
+
 class AccessQuery(NamedTuple):
     """One tenant's B2B setting about another tenant (2.2, 2.10)."""
 
@@ -208,6 +238,17 @@ Query = (
 )
 
 
+#: The kind of each typed question (explain and the decision log name a question by it).
+KIND_OF_QUERY: dict[type, QuestionKind] = {
+    AccessQuery: QuestionKind.ACCESS,
+    CollaborationQuery: QuestionKind.COLLABORATION,
+    TrustQuery: QuestionKind.TRUST,
+    AutomaticRedemptionQuery: QuestionKind.AUTOMATIC_REDEMPTION,
+    IdentitySyncQuery: QuestionKind.IDENTITY_SYNC,
+    TenantRestrictionsQuery: QuestionKind.TENANT_RESTRICTIONS,
+}
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -238,3 +279,4 @@ class Result(NamedTuple):
     @property
     def allowed(self) -> bool:
         return self.decision is Decision.ALLOW
+

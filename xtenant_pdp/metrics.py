@@ -22,19 +22,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from xtenant_pdp.decision import Decision
+from xtenant_pdp.decision import Decision, QuestionKind
 
-QUESTION_KINDS = (
-    "access",
-    "collaboration",
-    "trust",
-    "automatic_redemption",
-    "identity_sync",
-    "tenant_restrictions",
-    "ext_authz",
-    "invalid",
-)
-DECISIONS = ("allow", "deny", "error")
+#: The ``decision`` label of each outcome; None is a question that got no decision (an error).
+DECISION_LABELS: dict[Decision | None, str] = {Decision.ALLOW: "allow", Decision.DENY: "deny", None: "error"}
 
 # Sub-millisecond resolution: an in-process decision takes microseconds, a call a fraction of a ms.
 DECISION_BUCKETS = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 1e-2)
@@ -228,10 +219,10 @@ class Metrics:
             registry=r,
         )
         # Bound children: one dict look-up and an int increment per decision.
-        self.decision_counters = {
-            (kind, decision): self._counter(self.decisions.labels(kind, decision))
-            for kind in QUESTION_KINDS
-            for decision in DECISIONS
+        self.decision_counters: dict[tuple[QuestionKind, Decision | None], HotCounter] = {
+            (kind, decision): self._counter(self.decisions.labels(kind.label, label))
+            for kind in QuestionKind
+            for decision, label in DECISION_LABELS.items()
         }
         self.cache_hit = self._counter(self.cache_requests.labels("hit"))
         self.cache_miss = self._counter(self.cache_requests.labels("miss"))
@@ -268,9 +259,9 @@ class Metrics:
             for hot in list(self._hot):
                 hot.flush()
 
-    def count_decision(self, kind: str, decision: Decision | None) -> None:
-        label = "error" if decision is None else ("allow" if decision is Decision.ALLOW else "deny")
-        self.decision_counters[(kind, label)].n += 1
+    def count_decision(self, kind: QuestionKind, decision: Decision | None) -> None:
+        """One answer (decision None: an error) to a question of ``kind``."""
+        self.decision_counters[(kind, decision)].n += 1
 
     def snapshot_activated(
         self,

@@ -37,6 +37,7 @@ from xtenant_pdp.decision import (
     Decision,
     Direction,
     Feature,
+    QuestionKind,
     Reason,
     TrustDetail,
     TrustOutcome,
@@ -115,6 +116,7 @@ _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 _RESPONSE_MEMO_LIMIT = 4096
 _CALLER_MEMO_LIMIT = 4096
 _ALLOW = Decision.ALLOW
+_EXT_AUTHZ = QuestionKind.EXT_AUTHZ
 _DENY = Decision.DENY
 _perf = time.perf_counter
 
@@ -253,7 +255,7 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
         except Exception:
             log.exception("ext_authz: internal error while answering; denying")
             response, decision = _INTERNAL_ERROR, None
-        self._count("ext_authz", decision)
+        self._count(_EXT_AUTHZ, decision)
         self._observe(_perf() - start)
         return response
 

@@ -15,16 +15,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from xtenant_pdp.index import Index
-
-
-@dataclass(frozen=True, slots=True)
-class CachedAnswer:
-    """A serialized CheckResponse and the labels its metrics need."""
-
-    payload: bytes
-    kind: str
-    #: "allow" or "deny", the metrics label.
-    label: str
+from xtenant_pdp.service.answer import Answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +26,9 @@ class Active:
     loaded_at: float
     #: Where it came from (file or policy directory), for logs.
     origin: str
-    #: Request bytes -> CachedAnswer; None when caching is off. Owned by this generation only.
-    cache: LRUCache[bytes, CachedAnswer] | None = field(default=None)
+    #: Request bytes -> its Answer (cache_hit True); None when caching is off. Owned by this
+    #: generation only.
+    cache: LRUCache[bytes, Answer] | None = field(default=None)
     #: Result -> its serialized CheckResponse: decisions share few distinct results, so each is
     #: serialized once per generation (bounded; see servicer.PAYLOAD_MEMO_LIMIT).
     payloads: dict[Any, bytes] = field(default_factory=dict)

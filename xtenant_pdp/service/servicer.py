@@ -20,12 +20,13 @@ from grpc_status import rpc_status
 from xtenant_pdp import convert
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.convert import question_from_bytes
-from xtenant_pdp.decision import Decision
+from xtenant_pdp.decision import Decision, QuestionKind
 from xtenant_pdp.errors import QueryError
 from xtenant_pdp.evaluator import STALE_SNAPSHOT, evaluate
 from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service import wire
-from xtenant_pdp.service.holder import Active, CachedAnswer, SnapshotHolder
+from xtenant_pdp.service.answer import Answer
+from xtenant_pdp.service.holder import Active, SnapshotHolder
 from xtenant_pdp.service.rpc_metrics import measured
 
 log = logging.getLogger("xtenant_pdp.service")
@@ -36,6 +37,8 @@ MAX_BATCH = 1000
 PAYLOAD_MEMO_LIMIT = 8192
 
 _perf = time.perf_counter
+_DENY = Decision.DENY
+_INVALID = (QuestionKind.INVALID, None)
 
 
 class NoSnapshot(Exception):
@@ -69,18 +72,17 @@ class DecisionServicer:
 
     # ------------------------------------------------------------------ one question
 
-    def decide(self, active: Active, raw: bytes) -> tuple[bytes, str, str, bool | None]:
-        """(serialized CheckResponse, question kind, decision label, cache hit or None when no
-        cache). Raises QueryError for a malformed question. Records no metrics: callers do, once
-        per call or once per batch."""
+    def decide(self, active: Active, raw: bytes) -> Answer:
+        """The answer to one serialized CheckRequest. Raises QueryError for a malformed
+        question. Records no metrics: callers do, once per call or once per batch."""
         if self._holder.stale:
             kind = question_from_bytes(raw)[0]  # still INVALID_ARGUMENT for a malformed question
-            return self._stale_payload(active), kind, "deny", None
+            return Answer(self._stale_payload(active), kind, _DENY, None)
         cache = active.cache
         if cache is not None:
             found = cache.get(raw)
             if found is not None:
-                return found.payload, found.kind, found.label, True
+                return found
         kind, query = question_from_bytes(raw)
         result = evaluate(active.index, query)
         payloads = active.payloads
@@ -90,11 +92,11 @@ class DecisionServicer:
             if len(payloads) >= PAYLOAD_MEMO_LIMIT:
                 payloads.clear()  # unknown tenant ids make new results: keep it bounded
             payloads[result] = payload
-        label = "allow" if result.decision is Decision.ALLOW else "deny"
+        decision = result.decision
         if cache is None:
-            return payload, kind, label, None
-        cache[raw] = CachedAnswer(payload, kind, label)
-        return payload, kind, label, False
+            return Answer(payload, kind, decision, None)
+        cache[raw] = Answer(payload, kind, decision, True)
+        return Answer(payload, kind, decision, False)
 
     @staticmethod
     def _stale_payload(active: Active) -> bytes:
@@ -103,12 +105,13 @@ class DecisionServicer:
     def answer(self, raw: bytes) -> bytes:
         """One question with its metrics (the unary path)."""
         start = _perf()
-        payload, kind, label, hit = self.decide(self._active(), raw)
+        answer = self.decide(self._active(), raw)
+        hit = answer.cache_hit
         if hit is not None:
             (self._hit if hit else self._miss).n += 1
-        self._counters[(kind, label)].n += 1
+        self._counters[(answer.kind, answer.decision)].n += 1
         self._observe(_perf() - start)
-        return payload
+        return answer.payload
 
     def _active(self) -> Active:
         active = self._holder.current
@@ -151,14 +154,15 @@ class DecisionServicer:
         hits = misses = 0
         for i, item in enumerate(items):
             try:
-                payload, kind, label, hit = decide(active, item)
+                answer = decide(active, item)
             except QueryError as exc:
-                counters[("invalid", "error")].n += 1
+                counters[_INVALID].n += 1
                 prefixed = QueryError(f"requests[{i}].{exc.field}", exc.message)
                 payload = convert.error_response(prefixed, active.snapshot_id).SerializeToString()
                 hit = None
             else:
-                counters[(kind, label)].n += 1
+                counters[(answer.kind, answer.decision)].n += 1
+                payload, hit = answer.payload, answer.cache_hit
             if hit is not None:
                 if hit:
                     hits += 1
@@ -229,7 +233,7 @@ async def _guard(context: grpc.aio.ServicerContext, fn: Callable[[], Any], metri
 def _failure(exc: Exception, metrics: Metrics) -> tuple[grpc.StatusCode, str, Any]:
     """Typed errors to status codes; anything unexpected is INTERNAL with a generic message."""
     if isinstance(exc, QueryError):
-        metrics.decision_counters[("invalid", "error")].n += 1
+        metrics.decision_counters[_INVALID].n += 1
         status = invalid_argument_status(exc)
         return status.code, status.details, status.trailing_metadata
     if isinstance(exc, NoSnapshot):
