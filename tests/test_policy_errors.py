@@ -60,20 +60,21 @@ BROKEN_PARTNERS = {
         {"tenantId": FABRIKAM.upper()},
         # [2] not a GUID.
         {"tenantId": "not-a-guid"},
-        # [3] D6 unknownFutureValue; a string where an object is; a number where a boolean is.
+        # [3] D6 a case variant of an enum value; a string where an object is; a number where a boolean is.
+        # (unknownFutureValue itself compiles fail-closed since D6 was revised: tests/test_ingest_unknown.py.)
         {
             "tenantId": P3,
             "b2bDirectConnectInbound": {
                 "usersAndGroups": {"accessType": "allowed", "targets": [{"target": "AllUsers", "targetType": "user"}]},
                 "applications": {
-                    "accessType": "unknownFutureValue",
+                    "accessType": "Blocked",
                     "targets": [{"target": "AllApplications", "targetType": "application"}],
                 },
             },
             "inboundTrust": "yes",
             "isServiceProvider": 1,
         },
-        # [4] a target that is neither GUID nor keyword; a targetType in the wrong half; D6 targetType.
+        # [4] a target that is neither GUID nor keyword; a targetType in the wrong half; D6 targetType case.
         {
             "tenantId": P4,
             "b2bCollaborationOutbound": {
@@ -86,7 +87,7 @@ BROKEN_PARTNERS = {
             "tenantRestrictions": {
                 "usersAndGroups": {
                     "accessType": "blocked",
-                    "targets": [{"target": "AllUsers", "targetType": "unknownFutureValue"}],
+                    "targets": [{"target": "AllUsers", "targetType": "User"}],
                 }
             },
         },
@@ -126,8 +127,8 @@ EXPECTED: list[tuple[str, str, str, str, str]] = [
         "contoso/partners.json",
         "$.value[3].b2bDirectConnectInbound.applications.accessType",
         "E005",
-        'unknown value "unknownFutureValue"',
-        'expected one of "allowed", "blocked"',
+        'unknown value "Blocked"',
+        'did you mean "blocked"?',
     ),
     ("contoso/partners.json", "$.value[3].inboundTrust", "E003", "expected an object, got a string", ""),
     ("contoso/partners.json", "$.value[3].isServiceProvider", "E003", "expected a boolean or null, got a number", ""),
@@ -149,8 +150,8 @@ EXPECTED: list[tuple[str, str, str, str, str]] = [
         "contoso/partners.json",
         "$.value[4].tenantRestrictions.usersAndGroups.targets[0].targetType",
         "E005",
-        'unknown value "unknownFutureValue"',
-        'expected one of "user", "group", "application"',
+        'unknown value "User"',
+        'did you mean "user"?',
     ),
     (
         "contoso/partners.json",
@@ -230,12 +231,12 @@ def test_every_error_is_reported_at_once_sorted_by_file_then_path(broken_errors:
         pytest.param(EXPECTED[1], id="D6-misspelt-accessType-leading-space"),
         pytest.param(EXPECTED[2], id="D4-duplicate-partner-case-insensitive"),
         pytest.param(EXPECTED[3], id="D4-non-GUID-tenantId"),
-        pytest.param(EXPECTED[4], id="D6-unknownFutureValue-accessType"),
+        pytest.param(EXPECTED[4], id="D6-case-variant-accessType"),
         pytest.param(EXPECTED[5], id="wrong-type-string-for-object"),
         pytest.param(EXPECTED[6], id="wrong-type-number-for-boolean"),
         pytest.param(EXPECTED[7], id="1.5-targetType-mismatch"),
         pytest.param(EXPECTED[8], id="D4-target-neither-GUID-nor-keyword"),
-        pytest.param(EXPECTED[9], id="D6-unknownFutureValue-targetType"),
+        pytest.param(EXPECTED[9], id="D6-case-variant-targetType"),
         pytest.param(EXPECTED[10], id="1.6-identitySynchronization-tenantId-mismatch"),
         pytest.param(EXPECTED[11], id="missing-tenant.json"),
         pytest.param(EXPECTED[12], id="wrong-type-string-for-array"),
@@ -571,11 +572,11 @@ def test_deeply_nested_json_is_a_compile_error_not_a_crash(tmp_path: Path) -> No
             {
                 "accessType": "allowed",
                 "targets": [
-                    {"target": "AllUsers", "targetType": "unknownFutureValue"},
+                    {"target": "AllUsers", "targetType": "Users"},
                     {"target": "allusers", "targetType": "user"},
                 ],
             },
-            id="D6-unknown-targetType-hides-sibling-target",
+            id="D6-misspelt-targetType-hides-sibling-target",
         ),
     ],
 )

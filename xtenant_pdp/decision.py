@@ -110,6 +110,8 @@ class Reason(enum.IntEnum):
     SNAPSHOT_STALE = 32
     NO_SNAPSHOT = 33
     TRUST_NOTHING_REQUIRED = 34
+    UNKNOWN_ACCESS_TYPE = 35
+    UNKNOWN_TARGET_TYPE = 36
 
 
 class Source(enum.IntEnum):

@@ -47,6 +47,10 @@ REASON_TEXT = {
     "in the resource tenant: blocked (2.5, 2.6)",
     Reason.TRUST_DEVICE_CLAIM_UNSATISFIED: "a required device claim is not trusted or not presented: blocked (2.6)",
     Reason.TRUST_NOTHING_REQUIRED: "Conditional Access requires no claim",
+    Reason.UNKNOWN_ACCESS_TYPE: "the setting's accessType is `unknownFutureValue`, a value newer than this PDP: "
+    "read fail-closed, it blocks every user and every application (D6)",
+    Reason.UNKNOWN_TARGET_TYPE: "the deciding half lists a target of targetType `unknownFutureValue`, newer than "
+    "this PDP: read fail-closed, it matches nobody in an allowed list and everybody in a blocked list (D6)",
     Reason.AUTOMATIC_REDEMPTION_ENABLED: "home outbound and resource inbound both redeem automatically (2.7)",
     Reason.AUTOMATIC_REDEMPTION_OUTBOUND_DISABLED: "the home tenant does not redeem automatically outbound (2.7)",
     Reason.AUTOMATIC_REDEMPTION_INBOUND_DISABLED: "the resource tenant does not redeem automatically inbound (2.7)",
@@ -82,6 +86,12 @@ _SETTING_NAMES = {
     (Direction.OUTBOUND, Feature.B2B_DIRECT_CONNECT): "b2bDirectConnectOutbound",
 }
 _APP_GROUP_NAMES = {pb.APP_GROUP_OFFICE365: "Office365", pb.APP_GROUP_ALL_MICROSOFT_APPS: "AllMicrosoftApps"}
+
+
+_FAIL_CLOSED_TEXT = {
+    pb.FAIL_CLOSED_UNKNOWN_ACCESS_TYPE: " (read fail-closed: the exported accessType was `unknownFutureValue`, D6)",
+    pb.FAIL_CLOSED_UNKNOWN_TARGET_TYPE: " (read fail-closed: a target's targetType was `unknownFutureValue`, D6)",
+}
 
 
 def _tenant_name(index: Index, tenant_id: str) -> str:
@@ -121,7 +131,7 @@ def _setting_lines(name: str, setting: SettingIndex, user: str, groups: tuple[st
         access = "allowed" if half.allowed else "blocked"
         lines.append(
             f"    {label}: {access} [{_targets(half, keyword)}] from {SOURCE_TEXT[half.source]}; "
-            f"{_match(half, subject, sub_groups, keyword, what)}"
+            f"{_match(half, subject, sub_groups, keyword, what)}{_FAIL_CLOSED_TEXT.get(half.raw.fail_closed, '')}"
         )
     return lines
 

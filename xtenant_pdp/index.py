@@ -28,6 +28,12 @@ _SOURCE_OF_ORIGIN = {
 }
 
 
+_FAIL_CLOSED_REASON = {
+    pb.FAIL_CLOSED_UNKNOWN_ACCESS_TYPE: Reason.UNKNOWN_ACCESS_TYPE,
+    pb.FAIL_CLOSED_UNKNOWN_TARGET_TYPE: Reason.UNKNOWN_TARGET_TYPE,
+}
+
+
 class Results:
     """One shared Result per (decision, reason, source) for one tenant."""
 
@@ -95,6 +101,13 @@ class SettingIndex:
             self.r_user = results.get(Decision.DENY, reason, users.source)
         reason = Reason.APPLICATION_NOT_ALLOWED if applications.allowed else Reason.APPLICATION_BLOCKED
         self.r_app = results.get(Decision.DENY, reason, applications.source)
+        # D6: a half read fail-closed says so in every denial it decides (built here, not per call).
+        if (why := _FAIL_CLOSED_REASON.get(users.raw.fail_closed)) is not None:
+            self.r_user = results.get(Decision.DENY, why, users.source)
+        if (why := _FAIL_CLOSED_REASON.get(applications.raw.fail_closed)) is not None:
+            self.r_app = results.get(Decision.DENY, why, applications.source)
+            if self.both_blocked:
+                self.r_user = results.get(Decision.DENY, why, applications.source)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ class _TargetSets:
                 all=half.all,
                 ids=half.ids,
                 app_groups=[int(g) for g in half.app_groups],
+                fail_closed=int(half.fail_closed),
             )
         return ref
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from xtenant_pdp.compiler.resolved import (
     AppGroup,
     Configuration,
+    FailClosed,
     Half,
     IdentitySync,
     MissingHalf,
@@ -34,6 +35,7 @@ from xtenant_pdp.graph.model import (
     InboundTrust,
     PartnerConfiguration,
     TargetConfiguration,
+    TargetType,
     TenantSource,
 )
 
@@ -72,13 +74,39 @@ NO_RESTRICTION_USERS = _half(AccessType.ALLOWED, Origin.PARTNER, everyone=True)
 NO_RESTRICTION_APPS = _half(AccessType.ALLOWED, Origin.PARTNER, everyone=True)
 
 
+def _deny_everyone(half: Half) -> Half:
+    """D6: an accessType of unknownFutureValue makes its setting deny every user and application."""
+    return Half(
+        access=AccessType.BLOCKED,
+        all=True,
+        ids=(),
+        app_groups=(),
+        origin=half.origin,
+        loc=half.loc,
+        fail_closed=FailClosed.UNKNOWN_ACCESS_TYPE,
+    )
+
+
 def normalise_half(config: TargetConfiguration, origin: Origin) -> Half:
-    """Keywords become flags, ids lower case, sorted and deduplicated (D4, D5)."""
+    """Keywords become flags, ids lower case, sorted and deduplicated (D4, D5).
+
+    D6, the fail-closed reading of Graph's unknownFutureValue: as an accessType the half blocks
+    everyone (``_setting`` then blocks the other half too); as a targetType the target matches
+    nobody in an allowed list and everybody in a blocked list.
+    """
+    if config.access_type is AccessType.UNKNOWN_FUTURE_VALUE:
+        return _deny_everyone(
+            Half(access=AccessType.BLOCKED, all=True, ids=(), app_groups=(), origin=origin, loc=config.loc)
+        )
     everyone = False
+    fail_closed = FailClosed.NONE
     ids: set[str] = set()
     groups: set[AppGroup] = set()
     for target in config.targets:
-        if target.target in _KEYWORDS_ALL:
+        if target.target_type is TargetType.UNKNOWN_FUTURE_VALUE:
+            fail_closed = FailClosed.UNKNOWN_TARGET_TYPE
+            everyone = everyone or config.access_type is AccessType.BLOCKED
+        elif target.target in _KEYWORDS_ALL:
             everyone = True
         elif target.target in _APP_GROUPS:
             groups.add(_APP_GROUPS[target.target])
@@ -91,6 +119,7 @@ def normalise_half(config: TargetConfiguration, origin: Origin) -> Half:
         app_groups=tuple(sorted(groups)),
         origin=origin,
         loc=config.loc,
+        fail_closed=fail_closed,
     )
 
 
@@ -109,11 +138,12 @@ def _setting(
         fallback_users, fallback_apps = inherited.users, inherited.applications
     else:
         fallback_users, fallback_apps = NO_RESTRICTION_USERS, NO_RESTRICTION_APPS
-    return Setting(
-        users=normalise_half(users, origin) if users is not None else fallback_users,
-        applications=normalise_half(apps, origin) if apps is not None else fallback_apps,
-        loc=own.loc,
-    )
+    users_half = normalise_half(users, origin) if users is not None else fallback_users
+    apps_half = normalise_half(apps, origin) if apps is not None else fallback_apps
+    if FailClosed.UNKNOWN_ACCESS_TYPE in (users_half.fail_closed, apps_half.fail_closed):
+        # Both halves, or the both-blocked rule (2.2) would let through what the other half does not list.
+        users_half, apps_half = _deny_everyone(users_half), _deny_everyone(apps_half)
+    return Setting(users=users_half, applications=apps_half, loc=own.loc)
 
 
 def _trust(own: InboundTrust | None, inherited: Trust, origin: Origin) -> Trust:

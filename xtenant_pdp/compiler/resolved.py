@@ -35,6 +35,14 @@ class MissingHalf(enum.IntEnum):
     NO_RESTRICTION = 2
 
 
+class FailClosed(enum.IntEnum):
+    """Why a half was read fail-closed (D6); numbers equal snapshot.proto's FailClosed."""
+
+    NONE = 0
+    UNKNOWN_ACCESS_TYPE = 1
+    UNKNOWN_TARGET_TYPE = 2
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Half:
     """usersAndGroups or applications of one setting, normalised."""
@@ -45,9 +53,10 @@ class Half:
     app_groups: tuple[AppGroup, ...]
     origin: Origin
     loc: Loc | None = None
+    fail_closed: FailClosed = FailClosed.NONE
 
     def key(self) -> tuple[object, ...]:
-        return (self.access, self.all, self.ids, self.app_groups, self.origin)
+        return (self.access, self.all, self.ids, self.app_groups, self.origin, self.fail_closed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -88,6 +88,8 @@ def _blocks_everyone(half: Half) -> bool:
 
 def _c1(setting: Setting, loc: Loc) -> Iterator[CompileIssue]:
     users, apps = setting.users, setting.applications
+    if users.fail_closed or apps.fail_closed:
+        return  # D6 already warned; the fail-closed reading is not what Entra stored
     if _blocks_everyone(users) and not _blocks_everyone(apps):
         yield _issue(
             loc.child("applications"),

@@ -29,12 +29,16 @@ class Loc(NamedTuple):
 class AccessType(enum.Enum):
     ALLOWED = "allowed"
     BLOCKED = "blocked"
+    #: Graph's evolvable-enum sentinel: read fail-closed by the compiler (D6), never past resolve.
+    UNKNOWN_FUTURE_VALUE = "unknownFutureValue"
 
 
 class TargetType(enum.Enum):
     USER = "user"
     GROUP = "group"
     APPLICATION = "application"
+    #: Read fail-closed (D6): matches nobody in an allowed list, everybody in a blocked list.
+    UNKNOWN_FUTURE_VALUE = "unknownFutureValue"
 
 
 # Keywords match exactly as Graph writes them (D4).

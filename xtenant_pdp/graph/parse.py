@@ -106,7 +106,14 @@ _TRUST_KEYS = frozenset(
 )
 _CONSENT_KEYS = frozenset({"inboundAllowed", "outboundAllowed"})
 _SYNC_KEYS = frozenset(
-    {"tenantId", "displayName", "userSyncInbound", "groupSyncInbound", "externalCloudAuthorizedApplicationId"}
+    {
+        "tenantId",
+        "displayName",
+        "userSyncInbound",
+        "groupSyncInbound",
+        "externalCloudAuthorizedApplicationId",
+        "deletedDateTime",
+    }
 )
 _TENANT_KEYS = frozenset({"tenantId", "cloud", "displayName", "license"})
 _TARGET_TYPES = {t.value: t for t in TargetType}
@@ -151,6 +158,15 @@ class GraphParser(Reader):
             if checked_target is None or checked_type is None:
                 return None
             found = Target(target=checked_target, target_type=checked_type, list_loc=list_loc, index=index)
+        if found.target_type is TargetType.UNKNOWN_FUTURE_VALUE:
+            self.warn(
+                found.loc("targetType"),
+                'targetType "unknownFutureValue" (a type newer than this PDP) is read fail-closed: the target '
+                "matches nobody in an allowed list and everybody in a blocked list (D6)",
+                IssueCode.UNKNOWN_FUTURE_VALUE,
+                hint="check this target in the Entra admin center; --strict refuses it",
+            )
+            return found
         if self.check_targets and not self._valid_target(found, half):
             return None
         return found
@@ -199,6 +215,14 @@ class GraphParser(Reader):
             return None
         self.check_keys(data, at, _TARGET_CONFIG_KEYS)
         access = self.enum_field(data, "accessType", at, AccessType)
+        if access is AccessType.UNKNOWN_FUTURE_VALUE:
+            self.warn(
+                at.child("accessType"),
+                'accessType "unknownFutureValue" (a value newer than this PDP) is read fail-closed: the setting '
+                "denies every user and every application (D6)",
+                IssueCode.UNKNOWN_FUTURE_VALUE,
+                hint="check this setting in the Entra admin center; --strict refuses it",
+            )
         targets_at = at.child("targets")
         raw = self.array(data.get("targets"), targets_at)
         # Every target is read (and checked) even when the half is already broken: all errors at once.
@@ -293,7 +317,12 @@ class GraphParser(Reader):
         self.check_keys(data, at, _PARTNER_KEYS)
         tenant_id = self.guid(data, "tenantId", at, required=True)
         fields = self._configuration_fields(data, at)
-        sync = self.identity_sync(data.get("identitySynchronization"), at.child("identitySynchronization"))
+        raw_sync = data.get("identitySynchronization")
+        sync_at = at.child("identitySynchronization")
+        if raw_sync.__class__ is dict and raw_sync.get("deletedDateTime") is not None:
+            self._skip_deleted(raw_sync, sync_at, "identity sync policy of partner", data.get("tenantId"))
+            raw_sync = None
+        sync = self.identity_sync(raw_sync, sync_at)
         if tenant_id is None:
             return None
         if sync is not None and sync.tenant_id is not None and sync.tenant_id != tenant_id:
@@ -311,6 +340,15 @@ class GraphParser(Reader):
             identity_synchronization=sync,
             loc=at,
             **fields,
+        )
+
+    def _skip_deleted(self, data: dict[str, Any], at: Loc, what: str, tenant_id: object) -> None:
+        """D10: a soft-deleted object (beta deletedItems shape) is not in force."""
+        self.notice(
+            at.child("deletedDateTime"),
+            f"{what} `{tenant_id}` was deleted at {data['deletedDateTime']}: skipped, not enforced (D10)",
+            IssueCode.DELETED_SKIPPED,
+            hint="restore it in Entra to enforce it again, or drop it from the export",
         )
 
     def partners(self, value: object) -> tuple[PartnerConfiguration, ...]:
@@ -335,6 +373,9 @@ class GraphParser(Reader):
         found: dict[str, Loc] = {}
         result = []
         for i, item in enumerate(raw):
+            if item.__class__ is dict and item.get("deletedDateTime") is not None:
+                self._skip_deleted(item, items_at.child(i), "partner", item.get("tenantId"))
+                continue
             partner = self.partner(item, items_at.child(i))
             if partner is None:
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -44,6 +45,62 @@ def suggest(value: str, choices: Iterable[str]) -> str | None:
             return option
     close = difflib.get_close_matches(value.strip(), options, n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+#: Documented Graph properties of the cross-tenant access resources (graph-model.md section 1),
+#: used or not: an unknown property that is one of these is never taken for a typo of another.
+DOCUMENTED_PROPERTIES = frozenset(
+    {
+        "id", "displayName", "description", "deletedDateTime", "createdDateTime", "lastModifiedDateTime",
+        "definition", "isOrganizationDefault", "allowedCloudEndpoints", "default", "partners", "templates",
+        "isServiceDefault", "b2bCollaborationInbound", "b2bCollaborationOutbound", "b2bDirectConnectInbound",
+        "b2bDirectConnectOutbound", "inboundTrust", "automaticUserConsentSettings", "tenantRestrictions",
+        "invitationRedemptionIdentityProviderConfiguration", "m365CollaborationInbound", "m365CollaborationOutbound",
+        "appServiceConnectInbound", "blockServiceProviderOutboundAccess", "m365Capabilities",
+        "crossCloudMeetingConfiguration", "protectedContentSharing", "tenantId", "isServiceProvider",
+        "isInMultiTenantOrganization", "identitySynchronization", "serviceProviderConstraints", "usersAndGroups",
+        "applications", "users", "devices", "accessType", "targets", "target", "targetType", "mode", "rule",
+        "isMfaAccepted", "isCompliantDeviceAccepted", "isHybridAzureADJoinedDeviceAccepted",
+        "isCompliantNetworkAccepted", "inboundAllowed", "outboundAllowed", "userSyncInbound", "groupSyncInbound",
+        "isSyncAllowed", "externalCloudAuthorizedApplicationId", "primaryIdentityProviderPrecedenceOrder",
+        "fallbackIdentityProvider", "templateApplicationLevel", "allowedRoleTemplateIds", "name", "inboundAccess",
+        "isAllowed", "resourceScopes", "included", "excluded", "resourceId", "resourceType",
+    }
+)  # fmt: skip
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, or ``limit + 1`` as soon as it is certain to exceed ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+@functools.lru_cache(maxsize=4096)
+def likely_typo(key: str, known: frozenset[str]) -> str | None:
+    """The known property ``key`` is probably a misspelling of (D6), or None.
+
+    Same letters in another case, or at most 1 edit (2 for names of 8 letters or more), and
+    ``key`` itself is not a documented Graph property.
+    """
+    if key in DOCUMENTED_PROPERTIES:
+        return None
+    folded = key.casefold()
+    limit = 2 if len(key) >= 8 else 1
+    best, best_distance = None, limit + 1
+    for name in sorted(known):
+        distance = 0 if name.casefold() == folded else edit_distance(folded, name.casefold(), limit)
+        if distance < best_distance:
+            best, best_distance = name, distance
+    return best
 
 
 _ENUM_MEMBERS: dict[type, dict[str, Any]] = {}
@@ -86,6 +143,11 @@ class Reader:
             )
         )
 
+    def notice(self, loc: Loc, message: str, code: IssueCode, hint: str = "") -> None:
+        self.issues.append(
+            CompileIssue(file=loc.file, path=loc.path, message=message, code=code, severity=Severity.NOTICE, hint=hint)
+        )
+
     def wrong_type(self, loc: Loc, value: object, expected: str) -> None:
         self.error(loc, f"expected {expected}, got {json_type_name(value)}", IssueCode.WRONG_TYPE)
 
@@ -101,10 +163,23 @@ class Reader:
         return value
 
     def check_keys(self, data: dict[str, Any], loc: Loc, known: frozenset[str]) -> None:
-        """Unknown properties are ignored (R5, D6) but remembered so they can be listed."""
+        """Unknown properties are ignored (R5, D6) but remembered so they can be listed.
+
+        One within a small edit distance of a known name is a likely typo that would silently
+        drop what it carries (`b2bColaborationInbound`): a warning naming the right property.
+        """
         for key in data:
             if key not in known and not key.startswith("@odata.") and "@odata." not in key:
-                self.unknown.append(loc.child(key))
+                best = likely_typo(key, known)
+                if best is None:
+                    self.unknown.append(loc.child(key))
+                else:
+                    self.warn(
+                        loc.child(key),
+                        f'unknown property "{key}" ignored',
+                        IssueCode.LIKELY_TYPO,
+                        hint=f'did you mean "{best}"? (property names are case-sensitive)',
+                    )
 
     # The readers below build a child Loc only on the error path: parsing 100,000 partners
     # reads millions of fields and almost all of them are fine.

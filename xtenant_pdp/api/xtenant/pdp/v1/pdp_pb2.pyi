@@ -79,6 +79,8 @@ class Reason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_SNAPSHOT_STALE: _ClassVar[Reason]
     REASON_NO_SNAPSHOT: _ClassVar[Reason]
     REASON_TRUST_NOTHING_REQUIRED: _ClassVar[Reason]
+    REASON_UNKNOWN_ACCESS_TYPE: _ClassVar[Reason]
+    REASON_UNKNOWN_TARGET_TYPE: _ClassVar[Reason]
 
 class Source(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -166,6 +168,8 @@ REASON_TENANT_RESTRICTIONS_OWN_IDENTITY: Reason
 REASON_SNAPSHOT_STALE: Reason
 REASON_NO_SNAPSHOT: Reason
 REASON_TRUST_NOTHING_REQUIRED: Reason
+REASON_UNKNOWN_ACCESS_TYPE: Reason
+REASON_UNKNOWN_TARGET_TYPE: Reason
 SOURCE_UNSPECIFIED: Source
 SOURCE_PARTNER: Source
 SOURCE_DEFAULT: Source

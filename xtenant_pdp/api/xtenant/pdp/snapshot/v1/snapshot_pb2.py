@@ -25,47 +25,49 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&xtenant/pdp/snapshot/v1/snapshot.proto\x12\x17xtenant.pdp.snapshot.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n\x0cSnapshotFile\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1f.xtenant.pdp.snapshot.v1.Header\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\"\xf0\x01\n\x06Header\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x13\n\x0bsnapshot_id\x18\x02 \x01(\t\x12\x18\n\x10\x63ompiler_version\x18\x03 \x01(\r\x12\x18\n\x10\x63ompiler_release\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rsource_digest\x18\x06 \x01(\t\x12\x14\n\x0ctenant_count\x18\x07 \x01(\r\x12\x15\n\rpartner_count\x18\x08 \x01(\r\x12\x11\n\tintegrity\x18\t \x01(\t\"\xbe\x01\n\tTargetSet\x12/\n\x06\x61\x63\x63\x65ss\x18\x01 \x01(\x0e\x32\x1f.xtenant.pdp.snapshot.v1.Access\x12/\n\x06origin\x18\x02 \x01(\x0e\x32\x1f.xtenant.pdp.snapshot.v1.Origin\x12\x0b\n\x03\x61ll\x18\x03 \x01(\x08\x12\x0b\n\x03ids\x18\x04 \x03(\t\x12\x35\n\napp_groups\x18\x05 \x03(\x0e\x32!.xtenant.pdp.snapshot.v1.AppGroup\".\n\x07Setting\x12\r\n\x05users\x18\x01 \x01(\r\x12\x14\n\x0c\x61pplications\x18\x02 \x01(\r\"\x98\x01\n\x05Trust\x12\x14\n\x0cmfa_accepted\x18\x01 \x01(\x08\x12!\n\x19\x63ompliant_device_accepted\x18\x02 \x01(\x08\x12%\n\x1dhybrid_joined_device_accepted\x18\x03 \x01(\x08\x12/\n\x06origin\x18\x04 \x01(\x0e\x32\x1f.xtenant.pdp.snapshot.v1.Origin\"\xea\x03\n\rConfiguration\x12\x43\n\x19\x62\x32\x62_collaboration_inbound\x18\x01 \x01(\x0b\x32 .xtenant.pdp.snapshot.v1.Setting\x12\x44\n\x1a\x62\x32\x62_collaboration_outbound\x18\x02 \x01(\x0b\x32 .xtenant.pdp.snapshot.v1.Setting\x12\x44\n\x1a\x62\x32\x62_direct_connect_inbound\x18\x03 \x01(\x0b\x32 .xtenant.pdp.snapshot.v1.Setting\x12\x45\n\x1b\x62\x32\x62_direct_connect_outbound\x18\x04 \x01(\x0b\x32 .xtenant.pdp.snapshot.v1.Setting\x12=\n\x13tenant_restrictions\x18\x05 \x01(\x0b\x32 .xtenant.pdp.snapshot.v1.Setting\x12\x35\n\rinbound_trust\x18\x06 \x01(\x0b\x32\x1e.xtenant.pdp.snapshot.v1.Trust\x12$\n\x1c\x61utomatic_redemption_inbound\x18\x07 \x01(\x08\x12%\n\x1d\x61utomatic_redemption_outbound\x18\x08 \x01(\x08\"a\n\x0cIdentitySync\x12\x19\n\x11user_sync_allowed\x18\x01 \x01(\x08\x12\x1f\n\x12group_sync_allowed\x18\x02 \x01(\x08H\x00\x88\x01\x01\x42\x15\n\x13_group_sync_allowed\"\xf5\x01\n\x07Partner\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x1b\n\x13is_service_provider\x18\x02 \x01(\x08\x12\'\n\x1fis_in_multi_tenant_organization\x18\x03 \x01(\x08\x12=\n\rconfiguration\x18\x04 \x01(\x0b\x32&.xtenant.pdp.snapshot.v1.Configuration\x12<\n\ridentity_sync\x18\x05 \x01(\x0b\x32%.xtenant.pdp.snapshot.v1.IdentitySync\x12\x14\n\x0c\x64isplay_name\x18\x06 \x01(\t\"\x8e\x03\n\x06Tenant\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x05\x63loud\x18\x02 \x01(\x0e\x32\x1e.xtenant.pdp.snapshot.v1.Cloud\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x31\n\x07license\x18\x04 \x01(\x0e\x32 .xtenant.pdp.snapshot.v1.License\x12?\n\x17\x61llowed_cloud_endpoints\x18\x05 \x03(\x0e\x32\x1e.xtenant.pdp.snapshot.v1.Cloud\x12\x19\n\x11\x64\x65\x66\x61ult_policy_id\x18\x06 \x01(\t\x12\"\n\x1a\x64\x65\x66\x61ult_is_service_default\x18\x07 \x01(\x08\x12\x45\n\x15\x64\x65\x66\x61ult_configuration\x18\x08 \x01(\x0b\x32&.xtenant.pdp.snapshot.v1.Configuration\x12\x32\n\x08partners\x18\t \x03(\x0b\x32 .xtenant.pdp.snapshot.v1.Partner\";\n\nAppCatalog\x12\x11\n\toffice365\x18\x01 \x03(\t\x12\x1a\n\x12\x61ll_microsoft_apps\x18\x02 \x03(\t\"q\n\x07Options\x12:\n\x0cmissing_half\x18\x01 \x01(\x0e\x32$.xtenant.pdp.snapshot.v1.MissingHalf\x12*\n\"automatic_redemption_across_clouds\x18\x02 \x01(\x08\"\xde\x01\n\x08Snapshot\x12\x37\n\x0btarget_sets\x18\x01 \x03(\x0b\x32\".xtenant.pdp.snapshot.v1.TargetSet\x12\x30\n\x07tenants\x18\x02 \x03(\x0b\x32\x1f.xtenant.pdp.snapshot.v1.Tenant\x12\x34\n\x07\x63\x61talog\x18\x03 \x01(\x0b\x32#.xtenant.pdp.snapshot.v1.AppCatalog\x12\x31\n\x07options\x18\x04 \x01(\x0b\x32 .xtenant.pdp.snapshot.v1.Options*H\n\x06\x41\x63\x63\x65ss\x12\x16\n\x12\x41\x43\x43\x45SS_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x41\x43\x43\x45SS_ALLOWED\x10\x01\x12\x12\n\x0e\x41\x43\x43\x45SS_BLOCKED\x10\x02*d\n\x06Origin\x12\x16\n\x12ORIGIN_UNSPECIFIED\x10\x00\x12\x12\n\x0eORIGIN_PARTNER\x10\x01\x12\x12\n\x0eORIGIN_DEFAULT\x10\x02\x12\x1a\n\x16ORIGIN_SERVICE_DEFAULT\x10\x03*^\n\x05\x43loud\x12\x15\n\x11\x43LOUD_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43LOUD_COMMERCIAL\x10\x01\x12\x17\n\x13\x43LOUD_US_GOVERNMENT\x10\x02\x12\x0f\n\x0b\x43LOUD_CHINA\x10\x03*T\n\x07License\x12\x17\n\x13LICENSE_UNSPECIFIED\x10\x00\x12\x10\n\x0cLICENSE_FREE\x10\x01\x12\x0e\n\nLICENSE_P1\x10\x02\x12\x0e\n\nLICENSE_P2\x10\x03*`\n\x08\x41ppGroup\x12\x19\n\x15\x41PP_GROUP_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41PP_GROUP_OFFICE365\x10\x01\x12 \n\x1c\x41PP_GROUP_ALL_MICROSOFT_APPS\x10\x02*f\n\x0bMissingHalf\x12\x1c\n\x18MISSING_HALF_UNSPECIFIED\x10\x00\x12\x18\n\x14MISSING_HALF_INHERIT\x10\x01\x12\x1f\n\x1bMISSING_HALF_NO_RESTRICTION\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&xtenant/pdp/snapshot/v1/snapshot.proto\x12\x17xtenant.pdp.snapshot.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"M\n\x0cSnapshotFile\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1f.xtenant.pdp.snapshot.v1.Header\x12\x0c\n\x04\x62ody\x18\x02 \x01(\x0c\"\xf0\x01\n\x06Header\x12\x16\n\x0e\x66ormat_version\x18\x01 \x01(\r\x12\x13\n\x0bsnapshot_id\x18\x02 \x01(\t\x12\x18\n\x10\x63ompiler_version\x18\x03 \x01(\r\x12\x18\n\x10\x63ompiler_release\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rsource_digest\x18\x06 \x01(\t\x12\x14\n\x0ctenant_count\x18\x07 \x01(\r\x12\x15\n\rpartner_count\x18\x08 \x01(\r\x12\x11\n\tintegrity\x18\t \x01(\t\"\xf8\x01\n\tTargetSet\x12/\n\x06\x61\x63\x63\x65ss\x18\x01 \x01(\x0e\x32\x1f.xtenant.pdp.snapshot.v1.Access\x12/\n\x06origin\x18\x02 \x01(\x0e\x32\x1f.xtenant.pdp.snapshot.v1.Origin\x12\x0b\n\x03\x61ll\x18\x03 \x01(\x08\x12\x0b\n\x03ids\x18\x04 \x03(\t\x12\x35\n\napp_groups\x18\x05 \x03(\x0e\x32!.xtenant.pdp.snapshot.v1.AppGroup\x12\x38\n\x0b\x66\x61il_closed\x18\x06 \x01(\x0e\x32#.xtenant.pdp.snapshot.v1.FailClosed\".\n\x07Setting\x12\r\n\x05users\x18\x01 \x01(\r\x12\x14\n\x0c\x61pplications\x18\x02 \x01(\r\"\x98\x01\n\x05Trust\x12\x14\n\x0cmfa_accepted\x18\x01 \x01(\x08\x12!\n\x19\x63ompliant_device_accepted\x18\x02 \x01(\x08\x12%\n\x1dhybrid_joined_device_accepted\x18\x03 \x01(\x08\x12/\n\x06origin\x18\x04 \x01(\x0e\x32\x1f.xtenant.pdp.snapshot.v1.Origin\"\xea\x03\n\rConfiguration\x12\x43\n\x19\x62\x32\x62_collaboration_inbound\x18\x01 \x01(\x0b\x32 .xtenant.pdp.snapshot.v1.Setting\x12\x44\n\x1a\x62\x32\x62_collaboration_outbound\x18\x02 \x01(\x0b\x32 .xtenant.pdp.snapshot.v1.Setting\x12\x44\n\x1a\x62\x32\x62_direct_connect_inbound\x18\x03 \x01(\x0b\x32 .xtenant.pdp.snapshot.v1.Setting\x12\x45\n\x1b\x62\x32\x62_direct_connect_outbound\x18\x04 \x01(\x0b\x32 .xtenant.pdp.snapshot.v1.Setting\x12=\n\x13tenant_restrictions\x18\x05 \x01(\x0b\x32 .xtenant.pdp.snapshot.v1.Setting\x12\x35\n\rinbound_trust\x18\x06 \x01(\x0b\x32\x1e.xtenant.pdp.snapshot.v1.Trust\x12$\n\x1c\x61utomatic_redemption_inbound\x18\x07 \x01(\x08\x12%\n\x1d\x61utomatic_redemption_outbound\x18\x08 \x01(\x08\"a\n\x0cIdentitySync\x12\x19\n\x11user_sync_allowed\x18\x01 \x01(\x08\x12\x1f\n\x12group_sync_allowed\x18\x02 \x01(\x08H\x00\x88\x01\x01\x42\x15\n\x13_group_sync_allowed\"\xf5\x01\n\x07Partner\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x1b\n\x13is_service_provider\x18\x02 \x01(\x08\x12\'\n\x1fis_in_multi_tenant_organization\x18\x03 \x01(\x08\x12=\n\rconfiguration\x18\x04 \x01(\x0b\x32&.xtenant.pdp.snapshot.v1.Configuration\x12<\n\ridentity_sync\x18\x05 \x01(\x0b\x32%.xtenant.pdp.snapshot.v1.IdentitySync\x12\x14\n\x0c\x64isplay_name\x18\x06 \x01(\t\"\x8e\x03\n\x06Tenant\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12-\n\x05\x63loud\x18\x02 \x01(\x0e\x32\x1e.xtenant.pdp.snapshot.v1.Cloud\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x31\n\x07license\x18\x04 \x01(\x0e\x32 .xtenant.pdp.snapshot.v1.License\x12?\n\x17\x61llowed_cloud_endpoints\x18\x05 \x03(\x0e\x32\x1e.xtenant.pdp.snapshot.v1.Cloud\x12\x19\n\x11\x64\x65\x66\x61ult_policy_id\x18\x06 \x01(\t\x12\"\n\x1a\x64\x65\x66\x61ult_is_service_default\x18\x07 \x01(\x08\x12\x45\n\x15\x64\x65\x66\x61ult_configuration\x18\x08 \x01(\x0b\x32&.xtenant.pdp.snapshot.v1.Configuration\x12\x32\n\x08partners\x18\t \x03(\x0b\x32 .xtenant.pdp.snapshot.v1.Partner\";\n\nAppCatalog\x12\x11\n\toffice365\x18\x01 \x03(\t\x12\x1a\n\x12\x61ll_microsoft_apps\x18\x02 \x03(\t\"q\n\x07Options\x12:\n\x0cmissing_half\x18\x01 \x01(\x0e\x32$.xtenant.pdp.snapshot.v1.MissingHalf\x12*\n\"automatic_redemption_across_clouds\x18\x02 \x01(\x08\"\xde\x01\n\x08Snapshot\x12\x37\n\x0btarget_sets\x18\x01 \x03(\x0b\x32\".xtenant.pdp.snapshot.v1.TargetSet\x12\x30\n\x07tenants\x18\x02 \x03(\x0b\x32\x1f.xtenant.pdp.snapshot.v1.Tenant\x12\x34\n\x07\x63\x61talog\x18\x03 \x01(\x0b\x32#.xtenant.pdp.snapshot.v1.AppCatalog\x12\x31\n\x07options\x18\x04 \x01(\x0b\x32 .xtenant.pdp.snapshot.v1.Options*H\n\x06\x41\x63\x63\x65ss\x12\x16\n\x12\x41\x43\x43\x45SS_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x41\x43\x43\x45SS_ALLOWED\x10\x01\x12\x12\n\x0e\x41\x43\x43\x45SS_BLOCKED\x10\x02*d\n\x06Origin\x12\x16\n\x12ORIGIN_UNSPECIFIED\x10\x00\x12\x12\n\x0eORIGIN_PARTNER\x10\x01\x12\x12\n\x0eORIGIN_DEFAULT\x10\x02\x12\x1a\n\x16ORIGIN_SERVICE_DEFAULT\x10\x03*^\n\x05\x43loud\x12\x15\n\x11\x43LOUD_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43LOUD_COMMERCIAL\x10\x01\x12\x17\n\x13\x43LOUD_US_GOVERNMENT\x10\x02\x12\x0f\n\x0b\x43LOUD_CHINA\x10\x03*T\n\x07License\x12\x17\n\x13LICENSE_UNSPECIFIED\x10\x00\x12\x10\n\x0cLICENSE_FREE\x10\x01\x12\x0e\n\nLICENSE_P1\x10\x02\x12\x0e\n\nLICENSE_P2\x10\x03*`\n\x08\x41ppGroup\x12\x19\n\x15\x41PP_GROUP_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41PP_GROUP_OFFICE365\x10\x01\x12 \n\x1c\x41PP_GROUP_ALL_MICROSOFT_APPS\x10\x02*s\n\nFailClosed\x12\x1b\n\x17\x46\x41IL_CLOSED_UNSPECIFIED\x10\x00\x12#\n\x1f\x46\x41IL_CLOSED_UNKNOWN_ACCESS_TYPE\x10\x01\x12#\n\x1f\x46\x41IL_CLOSED_UNKNOWN_TARGET_TYPE\x10\x02*f\n\x0bMissingHalf\x12\x1c\n\x18MISSING_HALF_UNSPECIFIED\x10\x00\x12\x18\n\x14MISSING_HALF_INHERIT\x10\x01\x12\x1f\n\x1bMISSING_HALF_NO_RESTRICTION\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'xtenant.pdp.snapshot.v1.snapshot_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCESS']._serialized_start=2460
-  _globals['_ACCESS']._serialized_end=2532
-  _globals['_ORIGIN']._serialized_start=2534
-  _globals['_ORIGIN']._serialized_end=2634
-  _globals['_CLOUD']._serialized_start=2636
-  _globals['_CLOUD']._serialized_end=2730
-  _globals['_LICENSE']._serialized_start=2732
-  _globals['_LICENSE']._serialized_end=2816
-  _globals['_APPGROUP']._serialized_start=2818
-  _globals['_APPGROUP']._serialized_end=2914
-  _globals['_MISSINGHALF']._serialized_start=2916
-  _globals['_MISSINGHALF']._serialized_end=3018
+  _globals['_ACCESS']._serialized_start=2518
+  _globals['_ACCESS']._serialized_end=2590
+  _globals['_ORIGIN']._serialized_start=2592
+  _globals['_ORIGIN']._serialized_end=2692
+  _globals['_CLOUD']._serialized_start=2694
+  _globals['_CLOUD']._serialized_end=2788
+  _globals['_LICENSE']._serialized_start=2790
+  _globals['_LICENSE']._serialized_end=2874
+  _globals['_APPGROUP']._serialized_start=2876
+  _globals['_APPGROUP']._serialized_end=2972
+  _globals['_FAILCLOSED']._serialized_start=2974
+  _globals['_FAILCLOSED']._serialized_end=3089
+  _globals['_MISSINGHALF']._serialized_start=3091
+  _globals['_MISSINGHALF']._serialized_end=3193
   _globals['_SNAPSHOTFILE']._serialized_start=100
   _globals['_SNAPSHOTFILE']._serialized_end=177
   _globals['_HEADER']._serialized_start=180
   _globals['_HEADER']._serialized_end=420
   _globals['_TARGETSET']._serialized_start=423
-  _globals['_TARGETSET']._serialized_end=613
-  _globals['_SETTING']._serialized_start=615
-  _globals['_SETTING']._serialized_end=661
-  _globals['_TRUST']._serialized_start=664
-  _globals['_TRUST']._serialized_end=816
-  _globals['_CONFIGURATION']._serialized_start=819
-  _globals['_CONFIGURATION']._serialized_end=1309
-  _globals['_IDENTITYSYNC']._serialized_start=1311
-  _globals['_IDENTITYSYNC']._serialized_end=1408
-  _globals['_PARTNER']._serialized_start=1411
-  _globals['_PARTNER']._serialized_end=1656
-  _globals['_TENANT']._serialized_start=1659
-  _globals['_TENANT']._serialized_end=2057
-  _globals['_APPCATALOG']._serialized_start=2059
-  _globals['_APPCATALOG']._serialized_end=2118
-  _globals['_OPTIONS']._serialized_start=2120
-  _globals['_OPTIONS']._serialized_end=2233
-  _globals['_SNAPSHOT']._serialized_start=2236
-  _globals['_SNAPSHOT']._serialized_end=2458
+  _globals['_TARGETSET']._serialized_end=671
+  _globals['_SETTING']._serialized_start=673
+  _globals['_SETTING']._serialized_end=719
+  _globals['_TRUST']._serialized_start=722
+  _globals['_TRUST']._serialized_end=874
+  _globals['_CONFIGURATION']._serialized_start=877
+  _globals['_CONFIGURATION']._serialized_end=1367
+  _globals['_IDENTITYSYNC']._serialized_start=1369
+  _globals['_IDENTITYSYNC']._serialized_end=1466
+  _globals['_PARTNER']._serialized_start=1469
+  _globals['_PARTNER']._serialized_end=1714
+  _globals['_TENANT']._serialized_start=1717
+  _globals['_TENANT']._serialized_end=2115
+  _globals['_APPCATALOG']._serialized_start=2117
+  _globals['_APPCATALOG']._serialized_end=2176
+  _globals['_OPTIONS']._serialized_start=2178
+  _globals['_OPTIONS']._serialized_end=2291
+  _globals['_SNAPSHOT']._serialized_start=2294
+  _globals['_SNAPSHOT']._serialized_end=2516
 # @@protoc_insertion_point(module_scope)

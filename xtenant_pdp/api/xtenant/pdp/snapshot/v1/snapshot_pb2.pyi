@@ -43,6 +43,12 @@ class AppGroup(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     APP_GROUP_OFFICE365: _ClassVar[AppGroup]
     APP_GROUP_ALL_MICROSOFT_APPS: _ClassVar[AppGroup]
 
+class FailClosed(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FAIL_CLOSED_UNSPECIFIED: _ClassVar[FailClosed]
+    FAIL_CLOSED_UNKNOWN_ACCESS_TYPE: _ClassVar[FailClosed]
+    FAIL_CLOSED_UNKNOWN_TARGET_TYPE: _ClassVar[FailClosed]
+
 class MissingHalf(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MISSING_HALF_UNSPECIFIED: _ClassVar[MissingHalf]
@@ -66,6 +72,9 @@ LICENSE_P2: License
 APP_GROUP_UNSPECIFIED: AppGroup
 APP_GROUP_OFFICE365: AppGroup
 APP_GROUP_ALL_MICROSOFT_APPS: AppGroup
+FAIL_CLOSED_UNSPECIFIED: FailClosed
+FAIL_CLOSED_UNKNOWN_ACCESS_TYPE: FailClosed
+FAIL_CLOSED_UNKNOWN_TARGET_TYPE: FailClosed
 MISSING_HALF_UNSPECIFIED: MissingHalf
 MISSING_HALF_INHERIT: MissingHalf
 MISSING_HALF_NO_RESTRICTION: MissingHalf
@@ -101,18 +110,20 @@ class Header(_message.Message):
     def __init__(self, format_version: _Optional[int] = ..., snapshot_id: _Optional[str] = ..., compiler_version: _Optional[int] = ..., compiler_release: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source_digest: _Optional[str] = ..., tenant_count: _Optional[int] = ..., partner_count: _Optional[int] = ..., integrity: _Optional[str] = ...) -> None: ...
 
 class TargetSet(_message.Message):
-    __slots__ = ("access", "origin", "all", "ids", "app_groups")
+    __slots__ = ("access", "origin", "all", "ids", "app_groups", "fail_closed")
     ACCESS_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     ALL_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     APP_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    FAIL_CLOSED_FIELD_NUMBER: _ClassVar[int]
     access: Access
     origin: Origin
     all: bool
     ids: _containers.RepeatedScalarFieldContainer[str]
     app_groups: _containers.RepeatedScalarFieldContainer[AppGroup]
-    def __init__(self, access: _Optional[_Union[Access, str]] = ..., origin: _Optional[_Union[Origin, str]] = ..., all: _Optional[bool] = ..., ids: _Optional[_Iterable[str]] = ..., app_groups: _Optional[_Iterable[_Union[AppGroup, str]]] = ...) -> None: ...
+    fail_closed: FailClosed
+    def __init__(self, access: _Optional[_Union[Access, str]] = ..., origin: _Optional[_Union[Origin, str]] = ..., all: _Optional[bool] = ..., ids: _Optional[_Iterable[str]] = ..., app_groups: _Optional[_Iterable[_Union[AppGroup, str]]] = ..., fail_closed: _Optional[_Union[FailClosed, str]] = ...) -> None: ...
 
 class Setting(_message.Message):
     __slots__ = ("users", "applications")
