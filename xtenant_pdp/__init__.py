@@ -7,6 +7,8 @@ Compile Graph exports into a snapshot, load it, and ask questions::
     engine.check({"access": {...}})
 """
 
+# First, before the heavy imports: `serve` survives a SIGHUP while it starts (see _signals.py).
+from xtenant_pdp import _signals  # noqa: F401
 from xtenant_pdp._version import __version__
 from xtenant_pdp.compiler import CompileOptions, CompileResult, MissingHalf, compile_policy_dir
 from xtenant_pdp.decision import (

@@ -31,9 +31,10 @@ from xtenant_pdp.config import ListenAddress, Settings
 from xtenant_pdp.metrics import FLUSH_INTERVAL_S, Metrics
 from xtenant_pdp.service import ext_authz
 from xtenant_pdp.service.holder import SnapshotHolder
-from xtenant_pdp.service.reloader import PolicyDirSource, Reloader, SnapshotFileSource, SnapshotSource
+from xtenant_pdp.service.reloader import Reloader
 from xtenant_pdp.service.rpc_metrics import InstrumentedServer
 from xtenant_pdp.service.servicer import SERVICE_NAME, DecisionServicer
+from xtenant_pdp.service.sources import PolicyDirSource, SnapshotFileSource, SnapshotSource
 
 log = logging.getLogger("xtenant_pdp.server")
 
@@ -160,13 +161,13 @@ async def _start_health_server(settings: Settings, health: health_aio.HealthServ
     return server
 
 
-def _health_updater(holder: SnapshotHolder, health: health_aio.HealthServicer) -> Callable[[], None]:
+def _health_updater(reloader: Reloader, health: health_aio.HealthServicer) -> Callable[[], None]:
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[None]] = set()
 
     def update() -> None:
         status = (
-            health_pb2.HealthCheckResponse.SERVING if holder.serving else health_pb2.HealthCheckResponse.NOT_SERVING
+            health_pb2.HealthCheckResponse.SERVING if reloader.serving else health_pb2.HealthCheckResponse.NOT_SERVING
         )
         for name in HEALTH_SERVICES:
             task = loop.create_task(health.set(name, status))
@@ -181,8 +182,10 @@ async def start(
     *,
     registry: CollectorRegistry | None = None,
     serve_metrics: bool = True,
+    load_first: bool = True,
 ) -> Server:
-    """Build, bind and start everything; the first snapshot load is awaited (it may fail)."""
+    """Build, bind and start everything. ``load_first``: the first snapshot load is awaited (it
+    may fail); otherwise it is the reloader's first tick, so that a signal never waits for it."""
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics(registry)
     holder = SnapshotHolder(cache_size=settings.cache_size, max_age_s=settings.max_snapshot_age_s)
@@ -190,13 +193,8 @@ async def start(
     for name in HEALTH_SERVICES:
         await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
-    reloader = Reloader(
-        source_for(settings),
-        holder,
-        metrics,
-        interval_s=settings.reload_interval_s,
-        on_change=_health_updater(holder, health),
-    )
+    reloader = Reloader(source_for(settings), holder, metrics, interval_s=settings.reload_interval_s)
+    reloader.on_change = _health_updater(reloader, health)
     grpc_server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -246,10 +244,9 @@ async def start(
             "pid": os.getpid(),
         },
     )
-    await reloader.tick()
-    if holder.current is None:
-        log.error("no snapshot could be loaded yet; NOT_SERVING until one loads", extra={"error": holder.last_error})
-    server._tasks.append(asyncio.create_task(reloader.run()))
+    if load_first:
+        await reloader.tick()
+    reloader.start()
     server._tasks.append(asyncio.create_task(_flush_metrics(metrics)))
     return server
 
@@ -271,14 +268,24 @@ async def serve(
     """Run until SIGTERM or SIGINT; reload on SIGHUP. Returns the process exit code."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    reloaders: list[Reloader] = []  # the server's, once it has started
+
+    def on_sighup() -> None:
+        for reloader in reloaders:  # none yet: the first load is about to read the file anyway
+            reloader.request_reload()
+
+    # Handlers first (issue 9, D11): a SIGHUP or SIGTERM during start-up must neither kill the
+    # process (SIGHUP's default action) nor be lost; the first load runs on the reloader's task,
+    # so neither waits for it either.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
     try:
-        server = await start(settings, registry=registry, serve_metrics=serve_metrics)
+        server = await start(settings, registry=registry, serve_metrics=serve_metrics, load_first=False)
     except StartupError as exc:
         log.error("cannot start", extra={"error": str(exc)})
         return 1
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, server.reloader.request_reload)
+    reloaders.append(server.reloader)
     await stop.wait()
     log.info(
         "stopping: draining, then finishing in-flight calls",

@@ -19,6 +19,7 @@ from typing import Any
 
 from xtenant_pdp.api import snapshot_pb2 as pb
 from xtenant_pdp.decision import Cloud, Decision, Direction, Feature, Reason, Result, Source
+from xtenant_pdp.errors import SnapshotLoadError
 from xtenant_pdp.snapshot import SnapshotInfo
 
 _SOURCE_OF_ORIGIN = {
@@ -294,9 +295,17 @@ class _Builder:
 
 
 def build(info: SnapshotInfo, snapshot: pb.Snapshot) -> Index:
-    """Build the index of a verified snapshot. Pure: no I/O."""
+    """Build the index of a verified snapshot. Pure: no I/O. Content that cannot be indexed
+    (hash-consistent but broken) raises SnapshotLoadError naming the tenant."""
     builder = _Builder(snapshot)
-    tenants = {t.tenant_id: builder.tenant(t) for t in snapshot.tenants}
+    tenants = {}
+    for t in snapshot.tenants:
+        try:
+            tenants[t.tenant_id] = builder.tenant(t)
+        except IndexError:
+            raise SnapshotLoadError(f"tenant {t.tenant_id}: refers to a target set the snapshot lacks") from None
+        except ValueError as exc:  # an enum value this build does not know (a cloud, ...)
+            raise SnapshotLoadError(f"tenant {t.tenant_id}: {exc}") from None
     return Index(
         tenants=tenants,
         clouds={tid: t.cloud for tid, t in tenants.items()},

@@ -7,7 +7,10 @@ raised and nothing changes: callers swap in the result only when this returns.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,19 +47,53 @@ def collector_paused(*, freeze: bool = False) -> Iterator[None]:
 
 
 def load_snapshot_bytes(data: bytes, *, name: str = "snapshot", freeze: bool = False) -> Index:
-    """Verify and index snapshot bytes; ``freeze``: see :func:`collector_paused`."""
+    """Verify and index snapshot bytes; ``freeze``: see :func:`collector_paused`.
+
+    A body whose hashes are right but whose content cannot be indexed (a cloud or reference out
+    of range: written by a broken or hostile tool) is a SnapshotLoadError like any other damage,
+    never a stray ValueError that ends whoever called (issue 9, D1)."""
     info, body = snapshot.load(data, name=name)
-    with collector_paused(freeze=freeze):
-        return index_module.build(info, body)
+    try:
+        with collector_paused(freeze=freeze):
+            return index_module.build(info, body)
+    except SnapshotLoadError as exc:
+        raise SnapshotLoadError(f"{name}: {exc}") from None
+    except (ValueError, LookupError, TypeError, AttributeError, OverflowError) as exc:
+        raise SnapshotLoadError(f"{name}: snapshot content cannot be indexed: {type(exc).__name__}: {exc}") from None
+
+
+def read_regular_file(path: Path | str) -> bytes:
+    """The whole file, which must be a regular file. Opened non-blocking, so a FIFO or device
+    standing where the snapshot should be (a hung mount, a mistake, an attacker) is refused at
+    once instead of blocking the reader forever (issue 9, D2). Raises SnapshotLoadError."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise SnapshotLoadError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SnapshotLoadError(
+                f"{path}: cannot read snapshot: not a regular file (a snapshot must be a plain file)"
+            )
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except BlockingIOError:  # pragma: no cover - regular files never say EAGAIN
+                raise SnapshotLoadError(f"{path}: cannot read snapshot: {os.strerror(errno.EAGAIN)}") from None
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except OSError as exc:
+        raise SnapshotLoadError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
 
 
 def load_snapshot_file(path: Path | str, *, freeze: bool = False) -> Index:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SnapshotLoadError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
-    return load_snapshot_bytes(data, name=str(path), freeze=freeze)
+    return load_snapshot_bytes(read_regular_file(path), name=str(path), freeze=freeze)
 
 
 def load_policy_dir(path: Path | str, options: CompileOptions = DEFAULT_OPTIONS, *, freeze: bool = False) -> Index:

@@ -129,6 +129,8 @@ class Metrics:
     snapshot_partners: Gauge = field(init=False)
     snapshot_tenants: Gauge = field(init=False)
     snapshot_stale: Gauge = field(init=False)
+    snapshot_read_timeouts: Counter = field(init=False)
+    reloader_restarts: Counter = field(init=False)
     grpc_started: Counter = field(init=False)
     grpc_handled: Counter = field(init=False)
     grpc_handling: Histogram = field(init=False)
@@ -178,7 +180,8 @@ class Metrics:
         )
         self.snapshot_load_failures = Counter(
             "xtenant_pdp_snapshot_load_failures",
-            "Snapshots rejected (corrupt, truncated, wrong version, failing compile); the previous one kept serving.",
+            "Snapshots rejected (corrupt, truncated, wrong version, failing compile, impossible to index, "
+            "unreadable, not a regular file, read timed out); the previous one kept serving.",
             registry=r,
         )
         self.snapshot_partners = Gauge(
@@ -198,6 +201,16 @@ class Metrics:
             "1 when the active snapshot is older than --max-snapshot-age.",
             registry=r,
             multiprocess_mode="max",
+        )
+        self.snapshot_read_timeouts = Counter(
+            "xtenant_pdp_snapshot_read_timeouts",
+            "Snapshot reads or directory walks abandoned as stuck (a hung mount); also counted as load failures.",
+            registry=r,
+        )
+        self.reloader_restarts = Counter(
+            "xtenant_pdp_reloader_restarts",
+            "Times the reloader (or its staleness watch) died unexpectedly and was restarted.",
+            registry=r,
         )
         self.grpc_started = Counter(
             "grpc_server_started",

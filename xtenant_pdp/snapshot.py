@@ -130,4 +130,8 @@ def load(data: bytes, *, name: str = "snapshot") -> tuple[SnapshotInfo, pb.Snaps
         snapshot.ParseFromString(body)
     except DecodeError as exc:  # pragma: no cover - the hash check catches damage first
         raise SnapshotLoadError(f"{name}: corrupt snapshot body: {exc}") from None
-    return info_of(header), snapshot
+    try:
+        info = info_of(header)
+    except (ValueError, OverflowError) as exc:  # a created time outside years 1-9999
+        raise SnapshotLoadError(f"{name}: corrupt snapshot header: created time out of range ({exc})") from None
+    return info, snapshot

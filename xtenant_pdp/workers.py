@@ -62,8 +62,7 @@ def run_workers(settings: Settings, argv: Sequence[str]) -> int:
         host, _, port = settings.metrics_listen.rpartition(":")
         http_server, _ = start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)
     command = worker_command(argv)
-    children = [subprocess.Popen(command, env={**env, WORKER_ENV: str(i)}) for i in range(settings.workers)]
-    log.info("workers started", extra={"workers": [c.pid for c in children], "metrics": settings.metrics_listen})
+    children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
     def forward(signum: int, _frame: FrameType | None) -> None:
@@ -74,8 +73,13 @@ def run_workers(settings: Settings, argv: Sequence[str]) -> int:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
 
+    # Before the workers start: a signal meanwhile reaches the ones already started (issue 9, D11).
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
+    for i in range(settings.workers):
+        if not stopping:
+            children.append(subprocess.Popen(command, env={**env, WORKER_ENV: str(i)}))
+    log.info("workers started", extra={"workers": [c.pid for c in children], "metrics": settings.metrics_listen})
     code = 0
     try:
         while any(c.poll() is None for c in children):

@@ -3,12 +3,17 @@
 A request reads ``holder.current`` once and uses that generation to the end, so a swap in
 the middle of a batch cannot mix two snapshots. Each generation owns its decision cache: a
 swap starts an empty cache, so an old snapshot's answer can never be served after it.
+
+Staleness is a property of the generation, not a flag someone must remember to refresh: each
+``Active`` carries the wall-clock deadline ``expires_at`` fixed at activation, and
+``active.stale`` compares it with the clock wherever it is read (every request). So a reloader
+that died or hangs can never keep an old snapshot answering ALLOW (issue 9, D1/D2).
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +37,33 @@ class Active:
     #: Result -> its serialized CheckResponse: decisions share few distinct results, so each is
     #: serialized once per generation (bounded; see servicer.PAYLOAD_MEMO_LIMIT).
     payloads: dict[Any, bytes] = field(default_factory=dict)
+    #: Wall-clock time from which this generation is stale and every decision fails closed
+    #: (``--max-snapshot-age`` after the snapshot's created time; inf without that flag).
+    expires_at: float = math.inf
 
     @property
     def snapshot_id(self) -> str:
         return self.index.info.snapshot_id
+
+    @property
+    def stale(self) -> bool:
+        """Computed on every read: one clock read and a float compare."""
+        return _now() >= self.expires_at
+
+
+_now = time.time
+#: A created time up to this far ahead of the clock is clock skew; further ahead it is not
+#: trusted (see :func:`expiry`).
+FUTURE_SKEW_S = 300.0
+
+
+def expiry(created_at: float, activated_at: float, max_age_s: float | None) -> float:
+    """When a snapshot created at ``created_at`` goes stale. A created time in the future is
+    clamped to the activation time: the age then counts from activation, so a snapshot that
+    claims to be from year 9999 still goes stale ``max_age_s`` after it was loaded."""
+    if max_age_s is None:
+        return math.inf
+    return min(created_at, activated_at) + max_age_s
 
 
 class SnapshotHolder:
@@ -46,14 +74,10 @@ class SnapshotHolder:
         *,
         cache_size: int = 0,
         max_age_s: float | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.current: Active | None = None
-        #: True when the active snapshot is older than max_age_s: decisions fail closed.
-        self.stale = False
         self.cache_size = cache_size
         self.max_age_s = max_age_s
-        self._clock = clock
         self._generation = 0
         #: Outcome of the last load attempt, for logs and GetSnapshotInfo-style diagnostics.
         self.last_error: str | None = None
@@ -61,10 +85,11 @@ class SnapshotHolder:
     def activate(self, index: Index, origin: str) -> Active:
         self._generation += 1
         cache: Any = LRUCache(maxsize=self.cache_size) if self.cache_size > 0 else None
-        active = Active(index, self._generation, self._clock(), origin, cache)
+        now = _now()
+        expires_at = expiry(index.info.created_at.timestamp(), now, self.max_age_s)
+        active = Active(index, self._generation, now, origin, cache, expires_at=expires_at)
         self.current = active  # the swap: one reference assignment
         self.last_error = None
-        self.refresh_staleness()
         return active
 
     def record_failure(self, message: str) -> None:
@@ -74,14 +99,15 @@ class SnapshotHolder:
         active = self.current
         if active is None:
             return None
-        return self._clock() - active.index.info.created_at.timestamp()
+        return _now() - active.index.info.created_at.timestamp()
 
-    def refresh_staleness(self) -> bool:
-        """Re-evaluate the staleness flag (called on activation and on every reload tick)."""
-        age = self.age_s()
-        self.stale = self.max_age_s is not None and age is not None and age > self.max_age_s
-        return self.stale
+    @property
+    def stale(self) -> bool:
+        """True when the active snapshot is past its ``expires_at``: decisions fail closed."""
+        active = self.current
+        return active is not None and active.stale
 
     @property
     def serving(self) -> bool:
-        return self.current is not None and not self.stale
+        active = self.current
+        return active is not None and not active.stale
