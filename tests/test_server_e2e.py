@@ -47,6 +47,7 @@ from server_kit import (
 )
 
 from xtenant_pdp.api import pdp_pb2
+from xtenant_pdp.decision import QuestionKind
 from xtenant_pdp.engine import Engine
 
 MAX_BATCH = 32
@@ -525,4 +526,4 @@ def test_metrics_count_the_traffic_sent(
         for name, value in sample.labels.items():
             assert not GUID.search(value), f"{sample.name} label {name}={value!r}"
     label_sets = {frozenset(s.labels.items()) for s in samples(families) if s.name == "xtenant_pdp_decisions_total"}
-    assert len(label_sets) <= 8 * 3
+    assert len(label_sets) <= len(QuestionKind) * 3  # kinds (8 before adminAction, D13) x decisions

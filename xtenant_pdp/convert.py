@@ -17,6 +17,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 
+from xtenant_pdp.admin.question import admin_action_query
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.decision import (
     CHECK_KINDS,
@@ -213,6 +214,7 @@ _QUESTIONS: dict[str, tuple[QuestionKind, Callable[[Any], Query]]] = {
     QuestionKind.AUTOMATIC_REDEMPTION.label: (QuestionKind.AUTOMATIC_REDEMPTION, _automatic_redemption),
     QuestionKind.IDENTITY_SYNC.label: (QuestionKind.IDENTITY_SYNC, _identity_sync),
     QuestionKind.TENANT_RESTRICTIONS.label: (QuestionKind.TENANT_RESTRICTIONS, _tenant_restrictions),
+    QuestionKind.ADMIN_ACTION.label: (QuestionKind.ADMIN_ACTION, lambda m: admin_action_query(m, guid, group_ids)),
 }
 _NO_QUESTION = "is required: set one of " + ", ".join(json_name(k.label) for k in CHECK_KINDS)
 
@@ -254,6 +256,11 @@ def response_from_result(result: Result, snapshot_id: str) -> pdp_pb2.CheckRespo
         response.trust.compliant_device_accepted = t.compliant_device_accepted
         response.trust.hybrid_joined_device_accepted = t.hybrid_joined_device_accepted
         response.trust.outcome = t.outcome
+    if result.admin is not None:
+        admin = response.admin_action
+        admin.required_authentication_context_id = result.admin.required_authentication_context_id
+        for role in result.admin.roles:
+            admin.roles.add(id=role.id, display_name=role.display_name)
     if result.redemption is not None:
         r = result.redemption
         response.redemption.consent_prompt_suppressed = r.consent_prompt_suppressed

@@ -112,6 +112,14 @@ class Reason(enum.IntEnum):
     TRUST_NOTHING_REQUIRED = 34
     UNKNOWN_ACCESS_TYPE = 35
     UNKNOWN_TARGET_TYPE = 36
+    ADMIN_ACTION_ALLOWED = 60
+    ADMIN_NO_ROLE_GRANTS = 61
+    ADMIN_ACTION_EXCLUDED = 62
+    ADMIN_ROLE_DISABLED = 63
+    ADMIN_ASSIGNMENT_SCOPED_BELOW_TENANT = 64
+    ADMIN_AUTHENTICATION_CONTEXT_REQUIRED = 65
+    ADMIN_CONDITION_NOT_EVALUATED = 66
+    ADMIN_ROLES_NOT_IN_SNAPSHOT = 67
 
 
 class Source(enum.IntEnum):
@@ -123,6 +131,7 @@ class Source(enum.IntEnum):
     SNAPSHOT = 6
     REQUEST = 7
     MODEL = 8
+    ROLE_MANAGEMENT = 60
 
 
 class TrustOutcome(enum.IntEnum):
@@ -144,7 +153,7 @@ class EmailFact(enum.IntEnum):
 class QuestionKind(enum.IntEnum):
     """What a question asks, defined once: the servicers, converters, metrics and explain use it.
 
-    The six question kinds are numbered as their ``CheckRequest.question`` oneof field (so a
+    The question kinds are numbered as their ``CheckRequest.question`` oneof field (so a
     decoder maps a field tag straight to its kind); the service-level kinds are numbered from
     100. ``label`` is the ``question`` label of ``xtenant_pdp_decisions_total``.
     """
@@ -155,6 +164,8 @@ class QuestionKind(enum.IntEnum):
     AUTOMATIC_REDEMPTION = 4
     IDENTITY_SYNC = 5
     TENANT_RESTRICTIONS = 6
+    #: Who may change the settings (D13).
+    ADMIN_ACTION = 7
     #: Envoy's ext_authz Check (an access question built from a route and a token).
     EXT_AUTHZ = 100
     #: A question that could not be read (INVALID_ARGUMENT).
@@ -162,7 +173,7 @@ class QuestionKind(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        """The metrics label and, for the six question kinds, the oneof field's name."""
+        """The metrics label and, for the question kinds, the oneof field's name."""
         return _KIND_LABELS[self]
 
 
@@ -230,6 +241,18 @@ class TenantRestrictionsQuery(NamedTuple):
     application_id: str
 
 
+class AdminActionQuery(NamedTuple):
+    """May a principal perform a resource action on the tenant's settings now (D13)."""
+
+    tenant_id: str
+    principal_id: str
+    group_ids: tuple[str, ...]
+    #: Lower-case resource action.
+    action: str
+    #: Lower-case authentication context ids the caller presents (its `acrs` claim).
+    authentication_contexts: frozenset[str]
+
+
 Query = (
     AccessQuery
     | CollaborationQuery
@@ -237,6 +260,7 @@ Query = (
     | AutomaticRedemptionQuery
     | IdentitySyncQuery
     | TenantRestrictionsQuery
+    | AdminActionQuery
 )
 
 
@@ -248,6 +272,7 @@ KIND_OF_QUERY: dict[type, QuestionKind] = {
     AutomaticRedemptionQuery: QuestionKind.AUTOMATIC_REDEMPTION,
     IdentitySyncQuery: QuestionKind.IDENTITY_SYNC,
     TenantRestrictionsQuery: QuestionKind.TENANT_RESTRICTIONS,
+    AdminActionQuery: QuestionKind.ADMIN_ACTION,
 }
 
 
@@ -268,6 +293,18 @@ class RedemptionDetail(NamedTuple):
     scenario: RedemptionScenario
 
 
+class RoleRef(NamedTuple):
+    id: str
+    display_name: str
+
+
+class AdminDetail(NamedTuple):
+    #: The roles that grant the action (ALLOW, context required) or would have (other denials).
+    roles: tuple[RoleRef, ...]
+    #: The authentication context a protected action requires; "" when not protected.
+    required_authentication_context_id: str
+
+
 class Result(NamedTuple):
     """A decision with its reason, the configuration that decided and whose it is."""
 
@@ -277,6 +314,7 @@ class Result(NamedTuple):
     policy_tenant_id: str
     trust: TrustDetail | None = None
     redemption: RedemptionDetail | None = None
+    admin: AdminDetail | None = None
 
     @property
     def allowed(self) -> bool:

@@ -67,6 +67,13 @@ class IssueCode(enum.Enum):
     UNKNOWN_FUTURE_VALUE = "W004"
     DELETED_SKIPPED = "N001"
     TOO_MANY_ISSUES = "E012"
+    # Role management exports (roleDefinitions, roleAssignments, resourceActions; D13).
+    UNKNOWN_ROLE_PROPERTY = "R001"
+    ROLE_DEFINITION_NOT_FOUND = "R002"
+    DUPLICATE_ROLE_DEFINITION = "R003"
+    INVALID_RESOURCE_ACTION = "R004"
+    DUPLICATE_RESOURCE_ACTION = "R005"
+    ROLE_CONDITION_NOT_EVALUATED = "R006"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, order=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from xtenant_pdp.admin.evaluate import decide_admin_action
 from xtenant_pdp.decision import (
     AccessQuery,
+    AdminActionQuery,
     AutomaticRedemptionQuery,
     Claim,
     Cloud,
@@ -320,6 +322,17 @@ def evaluate_gateway_caller(
     return result, evaluate_trust(index, trust)
 
 
+def evaluate_admin_action(index: Index, q: AdminActionQuery) -> Result:
+    """D13 (section 5): may the principal perform the action on the tenant's settings now."""
+    tenant = index.tenants.get(q.tenant_id)
+    if tenant is None:
+        return missing_tenant(q.tenant_id)
+    admin = tenant.admin
+    if admin is None:
+        return tenant.results.get(_DENY, Reason.ADMIN_ROLES_NOT_IN_SNAPSHOT, Source.ROLE_MANAGEMENT)
+    return decide_admin_action(admin, q)
+
+
 _EVALUATORS: dict[type, Callable[[Index, Any], Result]] = {
     AccessQuery: evaluate_access,
     CollaborationQuery: evaluate_collaboration,
@@ -327,6 +340,7 @@ _EVALUATORS: dict[type, Callable[[Index, Any], Result]] = {
     AutomaticRedemptionQuery: evaluate_automatic_redemption,
     IdentitySyncQuery: evaluate_identity_sync,
     TenantRestrictionsQuery: evaluate_tenant_restrictions,
+    AdminActionQuery: evaluate_admin_action,
 }
 
 

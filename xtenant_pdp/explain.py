@@ -6,9 +6,11 @@ entries that the evaluator read, so an explanation can never disagree with an an
 
 from __future__ import annotations
 
+from xtenant_pdp.admin.explain import ADMIN_REASON_TEXT, admin_lines
 from xtenant_pdp.api import snapshot_pb2 as pb
 from xtenant_pdp.decision import (
     AccessQuery,
+    AdminActionQuery,
     AutomaticRedemptionQuery,
     CollaborationQuery,
     Direction,
@@ -66,6 +68,7 @@ REASON_TEXT = {
     Reason.TENANT_RESTRICTIONS_OWN_IDENTITY: "own member identities are never subject to tenant restrictions (2.9)",
     Reason.SNAPSHOT_STALE: "the snapshot is older than the allowed maximum age",
     Reason.NO_SNAPSHOT: "no snapshot is loaded",
+    **ADMIN_REASON_TEXT,
 }
 
 SOURCE_TEXT = {
@@ -77,6 +80,7 @@ SOURCE_TEXT = {
     Source.SNAPSHOT: "the snapshot",
     Source.REQUEST: "the request",
     Source.MODEL: "a built-in rule of the Entra model",
+    Source.ROLE_MANAGEMENT: "the role definitions, role assignments and protected actions",
 }
 
 _SETTING_NAMES = {
@@ -274,6 +278,10 @@ def explain(index: Index, query: Query) -> tuple[Result, list[str]]:
         lines += _redemption_lines(index, query.home_tenant_id, query.resource_tenant_id)
     elif isinstance(query, IdentitySyncQuery):
         lines += _sync_lines(index, query.source_tenant_id, query.target_tenant_id)
+    elif isinstance(query, AdminActionQuery):
+        tenant = index.tenants.get(query.tenant_id)
+        if tenant is not None:
+            lines += admin_lines(tenant.display_name or tenant.tenant_id, tenant.admin, query, result)
     verdict = "ALLOW" if result.allowed else "DENY"
     lines.append(f"decision: {verdict} ({result.reason.name}): {REASON_TEXT[result.reason]}")
     lines.append(f"decided by: {SOURCE_TEXT[result.source]} of {_tenant_name(index, result.policy_tenant_id)}")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from xtenant_pdp.admin.index import AdminIndex, build_admin
 from xtenant_pdp.api import snapshot_pb2 as pb
 from xtenant_pdp.decision import Cloud, Decision, Direction, Feature, Reason, Result, Source
 from xtenant_pdp.errors import SnapshotLoadError
@@ -158,6 +159,8 @@ class TenantIndex:
     #: [direction][feature] -> {partner tenant id: setting}: the access path in one dict look-up
     #: (fewer objects touched per decision than partner -> configuration -> setting).
     by_channel: tuple[tuple[dict[str, SettingIndex], ...], ...]
+    #: Role assignments and protected actions (D13); None: no role file was exported.
+    admin: AdminIndex | None = None
 
     def configuration(self, counterpart: str) -> ConfigIndex:
         """R1: the partner configuration for the counterpart, else the default."""
@@ -291,6 +294,7 @@ class _Builder:
             partners=partners,
             results=results,
             by_channel=by_channel,  # type: ignore[arg-type]
+            admin=build_admin(t.tenant_id, t.admin) if t.HasField("admin") else None,
         )
 
 

@@ -1,6 +1,6 @@
 """COMPILE: policy directory -> snapshot, as an ordered list of named, pure stages.
 
-    parse -> check-source -> resolve -> find-conflicts [-> find-removals] -> emit -> dump
+    parse -> check-source -> resolve -> find-conflicts [-> find-removals] -> compile-roles -> emit -> dump
 
 find-removals runs only against a previous snapshot (compile --previous): C5 is about changes.
 
@@ -22,6 +22,7 @@ from xtenant_pdp.api import snapshot_pb2
 from xtenant_pdp.compiler.emit import emit
 from xtenant_pdp.compiler.resolve import resolve
 from xtenant_pdp.compiler.resolved import MissingHalf, Tenant
+from xtenant_pdp.compiler.roles import compile_roles, emit_admin
 from xtenant_pdp.compiler.validate import check_source, find_conflicts, find_removals
 from xtenant_pdp.errors import CompileErrors, CompileIssue, Severity, sort_issues
 from xtenant_pdp.graph.model import PolicySource
@@ -93,6 +94,8 @@ def compile_source(
     issues += stage("find-conflicts", lambda: find_conflicts(tenants, source.tenants, source.catalog))
     if previous is not None:
         issues += stage("find-removals", lambda: find_removals(tenants, previous))
+    admin, role_issues = stage("compile-roles", lambda: compile_roles(source.tenants))
+    issues += role_issues
     if errors := _errors(issues, options.strict):
         raise CompileErrors(errors)
     snapshot = stage(
@@ -104,6 +107,9 @@ def compile_source(
             automatic_redemption_across_clouds=options.automatic_redemption_across_clouds,
         ),
     )
+    for out in snapshot.tenants:
+        if (compiled := admin.get(out.tenant_id)) is not None:
+            emit_admin(out, compiled)
     data = stage("dump", lambda: snapshot_file.dump(snapshot, source_digest=source.digest, created_at=created_at))
     info, _ = snapshot_file.load(data)
     return CompileResult(

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from xtenant_pdp.graph.roles import RoleExport
 
 
 class Loc(NamedTuple):
@@ -178,6 +181,8 @@ class TenantSource:
     policy: CrossTenantAccessPolicy | None
     default: DefaultConfiguration | None
     partners: tuple[PartnerConfiguration, ...]
+    #: Role definitions, assignments and protected actions (D13); None: no role file exported.
+    roles: RoleExport | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

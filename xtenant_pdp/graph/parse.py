@@ -49,6 +49,7 @@ from xtenant_pdp.graph.model import (
     TenantSource,
 )
 from xtenant_pdp.graph.reader import Reader, is_guid, suggest
+from xtenant_pdp.graph.roles import ROLE_FILES, RoleExport, parse_role_file
 
 _B2B_KEYS = {
     "b2bCollaborationInbound": "b2b_collaboration_inbound",
@@ -537,9 +538,19 @@ def _parse_tenant_folder(
         default = doc[0].default_configuration(doc[1], doc[0].root())
     if (doc := read(PARTNERS_FILE)) is not None:
         partners = doc[0].partners(doc[1])
+    roles = {name: parse_role_file(name, doc[1], doc[0].file, issues) for name in ROLE_FILES if (doc := read(name))}
     if info is None:
         return None
-    return TenantSource(folder=rel, info=info, policy=policy, default=default, partners=partners)
+    return TenantSource(
+        folder=rel, info=info, policy=policy, default=default, partners=partners, roles=_role_export(roles)
+    )
+
+
+def _role_export(found: dict[str, Any]) -> RoleExport | None:
+    if not found:
+        return None
+    definitions, assignments, actions = (found.get(name) for name in ROLE_FILES)
+    return RoleExport(definitions=definitions, assignments=assignments, resource_actions=actions)
 
 
 def source_digest(root: Path) -> str:

@@ -81,6 +81,14 @@ class Reason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_TRUST_NOTHING_REQUIRED: _ClassVar[Reason]
     REASON_UNKNOWN_ACCESS_TYPE: _ClassVar[Reason]
     REASON_UNKNOWN_TARGET_TYPE: _ClassVar[Reason]
+    REASON_ADMIN_ACTION_ALLOWED: _ClassVar[Reason]
+    REASON_ADMIN_NO_ROLE_GRANTS: _ClassVar[Reason]
+    REASON_ADMIN_ACTION_EXCLUDED: _ClassVar[Reason]
+    REASON_ADMIN_ROLE_DISABLED: _ClassVar[Reason]
+    REASON_ADMIN_ASSIGNMENT_SCOPED_BELOW_TENANT: _ClassVar[Reason]
+    REASON_ADMIN_AUTHENTICATION_CONTEXT_REQUIRED: _ClassVar[Reason]
+    REASON_ADMIN_CONDITION_NOT_EVALUATED: _ClassVar[Reason]
+    REASON_ADMIN_ROLES_NOT_IN_SNAPSHOT: _ClassVar[Reason]
 
 class Source(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -93,6 +101,7 @@ class Source(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SOURCE_SNAPSHOT: _ClassVar[Source]
     SOURCE_REQUEST: _ClassVar[Source]
     SOURCE_MODEL: _ClassVar[Source]
+    SOURCE_ROLE_MANAGEMENT: _ClassVar[Source]
 
 class TrustOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -170,6 +179,14 @@ REASON_NO_SNAPSHOT: Reason
 REASON_TRUST_NOTHING_REQUIRED: Reason
 REASON_UNKNOWN_ACCESS_TYPE: Reason
 REASON_UNKNOWN_TARGET_TYPE: Reason
+REASON_ADMIN_ACTION_ALLOWED: Reason
+REASON_ADMIN_NO_ROLE_GRANTS: Reason
+REASON_ADMIN_ACTION_EXCLUDED: Reason
+REASON_ADMIN_ROLE_DISABLED: Reason
+REASON_ADMIN_ASSIGNMENT_SCOPED_BELOW_TENANT: Reason
+REASON_ADMIN_AUTHENTICATION_CONTEXT_REQUIRED: Reason
+REASON_ADMIN_CONDITION_NOT_EVALUATED: Reason
+REASON_ADMIN_ROLES_NOT_IN_SNAPSHOT: Reason
 SOURCE_UNSPECIFIED: Source
 SOURCE_PARTNER: Source
 SOURCE_DEFAULT: Source
@@ -179,6 +196,7 @@ SOURCE_IDENTITY_SYNC: Source
 SOURCE_SNAPSHOT: Source
 SOURCE_REQUEST: Source
 SOURCE_MODEL: Source
+SOURCE_ROLE_MANAGEMENT: Source
 TRUST_OUTCOME_UNSPECIFIED: TrustOutcome
 TRUST_OUTCOME_SATISFIED: TrustOutcome
 TRUST_OUTCOME_MFA_IN_HOME_TENANT: TrustOutcome
@@ -276,21 +294,37 @@ class TenantRestrictionsQuestion(_message.Message):
     application_id: str
     def __init__(self, tenant_id: _Optional[str] = ..., external_tenant_id: _Optional[str] = ..., user_id: _Optional[str] = ..., group_ids: _Optional[_Iterable[str]] = ..., application_id: _Optional[str] = ...) -> None: ...
 
+class AdminActionQuestion(_message.Message):
+    __slots__ = ("tenant_id", "principal_id", "group_ids", "action", "authentication_contexts")
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_ID_FIELD_NUMBER: _ClassVar[int]
+    GROUP_IDS_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    AUTHENTICATION_CONTEXTS_FIELD_NUMBER: _ClassVar[int]
+    tenant_id: str
+    principal_id: str
+    group_ids: _containers.RepeatedScalarFieldContainer[str]
+    action: str
+    authentication_contexts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant_id: _Optional[str] = ..., principal_id: _Optional[str] = ..., group_ids: _Optional[_Iterable[str]] = ..., action: _Optional[str] = ..., authentication_contexts: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class CheckRequest(_message.Message):
-    __slots__ = ("access", "collaboration", "trust", "automatic_redemption", "identity_sync", "tenant_restrictions")
+    __slots__ = ("access", "collaboration", "trust", "automatic_redemption", "identity_sync", "tenant_restrictions", "admin_action")
     ACCESS_FIELD_NUMBER: _ClassVar[int]
     COLLABORATION_FIELD_NUMBER: _ClassVar[int]
     TRUST_FIELD_NUMBER: _ClassVar[int]
     AUTOMATIC_REDEMPTION_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_SYNC_FIELD_NUMBER: _ClassVar[int]
     TENANT_RESTRICTIONS_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_ACTION_FIELD_NUMBER: _ClassVar[int]
     access: AccessQuestion
     collaboration: CollaborationQuestion
     trust: TrustQuestion
     automatic_redemption: AutomaticRedemptionQuestion
     identity_sync: IdentitySyncQuestion
     tenant_restrictions: TenantRestrictionsQuestion
-    def __init__(self, access: _Optional[_Union[AccessQuestion, _Mapping]] = ..., collaboration: _Optional[_Union[CollaborationQuestion, _Mapping]] = ..., trust: _Optional[_Union[TrustQuestion, _Mapping]] = ..., automatic_redemption: _Optional[_Union[AutomaticRedemptionQuestion, _Mapping]] = ..., identity_sync: _Optional[_Union[IdentitySyncQuestion, _Mapping]] = ..., tenant_restrictions: _Optional[_Union[TenantRestrictionsQuestion, _Mapping]] = ...) -> None: ...
+    admin_action: AdminActionQuestion
+    def __init__(self, access: _Optional[_Union[AccessQuestion, _Mapping]] = ..., collaboration: _Optional[_Union[CollaborationQuestion, _Mapping]] = ..., trust: _Optional[_Union[TrustQuestion, _Mapping]] = ..., automatic_redemption: _Optional[_Union[AutomaticRedemptionQuestion, _Mapping]] = ..., identity_sync: _Optional[_Union[IdentitySyncQuestion, _Mapping]] = ..., tenant_restrictions: _Optional[_Union[TenantRestrictionsQuestion, _Mapping]] = ..., admin_action: _Optional[_Union[AdminActionQuestion, _Mapping]] = ...) -> None: ...
 
 class TrustResult(_message.Message):
     __slots__ = ("mfa_accepted", "compliant_device_accepted", "hybrid_joined_device_accepted", "outcome")
@@ -327,7 +361,7 @@ class Error(_message.Message):
     def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., field: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class CheckResponse(_message.Message):
-    __slots__ = ("decision", "reason", "source", "snapshot_id", "trust", "error", "policy_tenant_id", "redemption")
+    __slots__ = ("decision", "reason", "source", "snapshot_id", "trust", "error", "policy_tenant_id", "redemption", "admin_action")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -336,6 +370,7 @@ class CheckResponse(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     POLICY_TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     REDEMPTION_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_ACTION_FIELD_NUMBER: _ClassVar[int]
     decision: Decision
     reason: Reason
     source: Source
@@ -344,7 +379,24 @@ class CheckResponse(_message.Message):
     error: Error
     policy_tenant_id: str
     redemption: RedemptionResult
-    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., reason: _Optional[_Union[Reason, str]] = ..., source: _Optional[_Union[Source, str]] = ..., snapshot_id: _Optional[str] = ..., trust: _Optional[_Union[TrustResult, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., policy_tenant_id: _Optional[str] = ..., redemption: _Optional[_Union[RedemptionResult, _Mapping]] = ...) -> None: ...
+    admin_action: AdminActionResult
+    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., reason: _Optional[_Union[Reason, str]] = ..., source: _Optional[_Union[Source, str]] = ..., snapshot_id: _Optional[str] = ..., trust: _Optional[_Union[TrustResult, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., policy_tenant_id: _Optional[str] = ..., redemption: _Optional[_Union[RedemptionResult, _Mapping]] = ..., admin_action: _Optional[_Union[AdminActionResult, _Mapping]] = ...) -> None: ...
+
+class AdminRoleRef(_message.Message):
+    __slots__ = ("id", "display_name")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    display_name: str
+    def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+
+class AdminActionResult(_message.Message):
+    __slots__ = ("roles", "required_authentication_context_id")
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_AUTHENTICATION_CONTEXT_ID_FIELD_NUMBER: _ClassVar[int]
+    roles: _containers.RepeatedCompositeFieldContainer[AdminRoleRef]
+    required_authentication_context_id: str
+    def __init__(self, roles: _Optional[_Iterable[_Union[AdminRoleRef, _Mapping]]] = ..., required_authentication_context_id: _Optional[str] = ...) -> None: ...
 
 class BatchCheckRequest(_message.Message):
     __slots__ = ("requests",)

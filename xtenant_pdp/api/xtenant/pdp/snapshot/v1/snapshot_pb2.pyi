@@ -190,7 +190,7 @@ class Partner(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., is_service_provider: _Optional[bool] = ..., is_in_multi_tenant_organization: _Optional[bool] = ..., configuration: _Optional[_Union[Configuration, _Mapping]] = ..., identity_sync: _Optional[_Union[IdentitySync, _Mapping]] = ..., display_name: _Optional[str] = ...) -> None: ...
 
 class Tenant(_message.Message):
-    __slots__ = ("tenant_id", "cloud", "display_name", "license", "allowed_cloud_endpoints", "default_policy_id", "default_is_service_default", "default_configuration", "partners")
+    __slots__ = ("tenant_id", "cloud", "display_name", "license", "allowed_cloud_endpoints", "default_policy_id", "default_is_service_default", "default_configuration", "partners", "admin")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     CLOUD_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +200,7 @@ class Tenant(_message.Message):
     DEFAULT_IS_SERVICE_DEFAULT_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_CONFIGURATION_FIELD_NUMBER: _ClassVar[int]
     PARTNERS_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     cloud: Cloud
     display_name: str
@@ -209,7 +210,64 @@ class Tenant(_message.Message):
     default_is_service_default: bool
     default_configuration: Configuration
     partners: _containers.RepeatedCompositeFieldContainer[Partner]
-    def __init__(self, tenant_id: _Optional[str] = ..., cloud: _Optional[_Union[Cloud, str]] = ..., display_name: _Optional[str] = ..., license: _Optional[_Union[License, str]] = ..., allowed_cloud_endpoints: _Optional[_Iterable[_Union[Cloud, str]]] = ..., default_policy_id: _Optional[str] = ..., default_is_service_default: _Optional[bool] = ..., default_configuration: _Optional[_Union[Configuration, _Mapping]] = ..., partners: _Optional[_Iterable[_Union[Partner, _Mapping]]] = ...) -> None: ...
+    admin: AdminSettings
+    def __init__(self, tenant_id: _Optional[str] = ..., cloud: _Optional[_Union[Cloud, str]] = ..., display_name: _Optional[str] = ..., license: _Optional[_Union[License, str]] = ..., allowed_cloud_endpoints: _Optional[_Iterable[_Union[Cloud, str]]] = ..., default_policy_id: _Optional[str] = ..., default_is_service_default: _Optional[bool] = ..., default_configuration: _Optional[_Union[Configuration, _Mapping]] = ..., partners: _Optional[_Iterable[_Union[Partner, _Mapping]]] = ..., admin: _Optional[_Union[AdminSettings, _Mapping]] = ...) -> None: ...
+
+class AdminRole(_message.Message):
+    __slots__ = ("id", "display_name", "template_id", "enabled", "built_in", "from_catalogue", "allowed_actions", "excluded_actions", "conditional_actions")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    BUILT_IN_FIELD_NUMBER: _ClassVar[int]
+    FROM_CATALOGUE_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONAL_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    display_name: str
+    template_id: str
+    enabled: bool
+    built_in: bool
+    from_catalogue: bool
+    allowed_actions: _containers.RepeatedScalarFieldContainer[str]
+    excluded_actions: _containers.RepeatedScalarFieldContainer[str]
+    conditional_actions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., template_id: _Optional[str] = ..., enabled: _Optional[bool] = ..., built_in: _Optional[bool] = ..., from_catalogue: _Optional[bool] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., excluded_actions: _Optional[_Iterable[str]] = ..., conditional_actions: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AdminAssignment(_message.Message):
+    __slots__ = ("principal_id", "role", "scope", "tenant_wide", "conditional")
+    PRINCIPAL_ID_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    TENANT_WIDE_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONAL_FIELD_NUMBER: _ClassVar[int]
+    principal_id: str
+    role: int
+    scope: str
+    tenant_wide: bool
+    conditional: bool
+    def __init__(self, principal_id: _Optional[str] = ..., role: _Optional[int] = ..., scope: _Optional[str] = ..., tenant_wide: _Optional[bool] = ..., conditional: _Optional[bool] = ...) -> None: ...
+
+class ProtectedAction(_message.Message):
+    __slots__ = ("action", "authentication_context_id")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    AUTHENTICATION_CONTEXT_ID_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    authentication_context_id: str
+    def __init__(self, action: _Optional[str] = ..., authentication_context_id: _Optional[str] = ...) -> None: ...
+
+class AdminSettings(_message.Message):
+    __slots__ = ("roles", "assignments", "protected_actions", "assignments_exported")
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
+    PROTECTED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNMENTS_EXPORTED_FIELD_NUMBER: _ClassVar[int]
+    roles: _containers.RepeatedCompositeFieldContainer[AdminRole]
+    assignments: _containers.RepeatedCompositeFieldContainer[AdminAssignment]
+    protected_actions: _containers.RepeatedCompositeFieldContainer[ProtectedAction]
+    assignments_exported: bool
+    def __init__(self, roles: _Optional[_Iterable[_Union[AdminRole, _Mapping]]] = ..., assignments: _Optional[_Iterable[_Union[AdminAssignment, _Mapping]]] = ..., protected_actions: _Optional[_Iterable[_Union[ProtectedAction, _Mapping]]] = ..., assignments_exported: _Optional[bool] = ...) -> None: ...
 
 class AppCatalog(_message.Message):
     __slots__ = ("office365", "all_microsoft_apps")

@@ -1,0 +1,148 @@
+"""INDEX for admin actions (D13): per principal (user, service principal or group), per action,
+the prebuilt answer, so that a decision is one or two dict look-ups and no allocation.
+
+Built once per snapshot from the tenant's AdminSettings. For each (principal, action) the
+outcome of every assignment is folded into one :class:`Grant`: a grant by an enabled role
+assigned tenant-wide wins; otherwise the most telling denial (excluded, then condition, then
+disabled, then scoped below the tenant), naming the roles involved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xtenant_pdp.api import snapshot_pb2 as pb
+from xtenant_pdp.decision import AdminDetail, Decision, Reason, Result, RoleRef, Source
+
+#: Lower rank wins when a principal's own assignments and its groups' are folded together.
+RANK = {
+    Reason.ADMIN_ACTION_ALLOWED: 0,
+    Reason.ADMIN_ACTION_EXCLUDED: 1,
+    Reason.ADMIN_CONDITION_NOT_EVALUATED: 2,
+    Reason.ADMIN_ROLE_DISABLED: 3,
+    Reason.ADMIN_ASSIGNMENT_SCOPED_BELOW_TENANT: 4,
+    Reason.ADMIN_NO_ROLE_GRANTS: 5,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """The answer for one (principal, action): with and without the required context presented."""
+
+    rank: int
+    reason: Reason
+    roles: tuple[RoleRef, ...]
+    #: The answer when the action is not protected or its context is presented.
+    result: Result
+    #: The answer when the action is protected and its context is not presented.
+    step_up: Result
+
+
+@dataclass(frozen=True, slots=True)
+class AdminIndex:
+    tenant_id: str
+    #: principal id -> lower-case action -> grant.
+    by_principal: dict[str, dict[str, Grant]]
+    #: Lower-case action -> authentication context id.
+    protected: dict[str, str]
+    assignments_exported: bool
+    #: Prebuilt "no role grants it" answers: per protected action, and one for the rest.
+    no_role: dict[str, Result]
+    no_role_default: Result
+    roles: tuple[pb.AdminRole, ...]
+    assignments: tuple[pb.AdminAssignment, ...]
+
+    def grant(self, reason: Reason, roles: tuple[RoleRef, ...], action: str) -> Grant:
+        return make_grant(self.tenant_id, reason, roles, self.protected.get(action, ""))
+
+    def missing(self, action: str) -> Result:
+        return self.no_role.get(action, self.no_role_default)
+
+
+def _result(tenant_id: str, decision: Decision, reason: Reason, roles: tuple[RoleRef, ...], context: str) -> Result:
+    return Result(decision, reason, Source.ROLE_MANAGEMENT, tenant_id, admin=AdminDetail(roles, context))
+
+
+def make_grant(tenant_id: str, reason: Reason, roles: tuple[RoleRef, ...], context: str) -> Grant:
+    if reason is Reason.ADMIN_ACTION_ALLOWED:
+        result = _result(tenant_id, Decision.ALLOW, reason, roles, context)
+        step_up = _result(tenant_id, Decision.DENY, Reason.ADMIN_AUTHENTICATION_CONTEXT_REQUIRED, roles, context)
+    else:
+        result = step_up = _result(tenant_id, Decision.DENY, reason, roles, context)
+    return Grant(RANK[reason], reason, roles, result, step_up)
+
+
+def merge(a: Grant | None, b: Grant, admin: AdminIndex, action: str) -> Grant:
+    """Fold two outcomes for the same action: the lower rank wins; equal ranks name every role."""
+    if a is None or b.rank < a.rank:
+        return b
+    if a.rank < b.rank or b.roles == a.roles:
+        return a
+    roles = tuple(sorted(set(a.roles) | set(b.roles), key=lambda r: (r.display_name, r.id)))
+    return admin.grant(a.reason, roles, action)
+
+
+def _outcome(role: pb.AdminRole, a: pb.AdminAssignment, action: str, excluded: frozenset[str]) -> Reason:
+    if action in excluded:
+        return Reason.ADMIN_ACTION_EXCLUDED
+    if a.conditional:
+        return Reason.ADMIN_CONDITION_NOT_EVALUATED
+    if not role.enabled:
+        return Reason.ADMIN_ROLE_DISABLED
+    if not a.tenant_wide:
+        return Reason.ADMIN_ASSIGNMENT_SCOPED_BELOW_TENANT
+    return Reason.ADMIN_ACTION_ALLOWED
+
+
+def build_admin(tenant_id: str, settings: pb.AdminSettings) -> AdminIndex:
+    roles = tuple(settings.roles)
+    protected = {p.action: p.authentication_context_id for p in settings.protected_actions}
+    no_role = {
+        action: _result(tenant_id, Decision.DENY, Reason.ADMIN_NO_ROLE_GRANTS, (), context)
+        for action, context in protected.items()
+    }
+    default_reason = Reason.ADMIN_NO_ROLE_GRANTS
+    if not settings.assignments_exported:
+        default_reason = Reason.ADMIN_ROLES_NOT_IN_SNAPSHOT
+    if not settings.assignments_exported:
+        no_role = {a: r._replace(reason=default_reason) for a, r in no_role.items()}
+    admin = AdminIndex(
+        tenant_id=tenant_id,
+        by_principal={},
+        protected=protected,
+        assignments_exported=settings.assignments_exported,
+        no_role=no_role,
+        no_role_default=_result(tenant_id, Decision.DENY, default_reason, (), ""),
+        roles=roles,
+        assignments=tuple(settings.assignments),
+    )
+    # (principal, action) -> (reason, roles), folded; Grants are built once per distinct value.
+    folded: dict[str, dict[str, tuple[int, Reason, set[RoleRef]]]] = {}
+    refs = [RoleRef(r.id, r.display_name) for r in roles]
+    excluded = [frozenset(r.excluded_actions) for r in roles]
+    for a in settings.assignments:
+        role = roles[a.role]
+        table = folded.setdefault(a.principal_id, {})
+        ref = refs[a.role]
+        outcomes = [(action, _outcome(role, a, action, excluded[a.role])) for action in role.allowed_actions]
+        outcomes += [(action, Reason.ADMIN_CONDITION_NOT_EVALUATED) for action in role.conditional_actions]
+        for action, reason in outcomes:
+            rank = RANK[reason]
+            found = table.get(action)
+            if found is None or rank < found[0]:
+                table[action] = (rank, reason, {ref})
+            elif rank == found[0]:
+                found[2].add(ref)
+    shared: dict[tuple[Reason, tuple[RoleRef, ...], str], Grant] = {}
+    for principal, table in folded.items():
+        out: dict[str, Grant] = {}
+        for action, (_, reason, role_refs) in table.items():
+            ordered = tuple(sorted(role_refs, key=lambda r: (r.display_name, r.id)))
+            context = protected.get(action, "")
+            key = (reason, ordered, context)
+            grant = shared.get(key)
+            if grant is None:
+                grant = shared[key] = make_grant(tenant_id, reason, ordered, context)
+            out[action] = grant
+        admin.by_principal[principal] = out
+    return admin
