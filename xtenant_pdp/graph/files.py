@@ -21,6 +21,9 @@ POLICY_FILE = "crossTenantAccessPolicy.json"
 DEFAULT_FILE = "default.json"
 PARTNERS_FILE = "partners.json"
 WAIVERS_FILE = "waivers.json"
+ROLE_DEFINITIONS_FILE = "roleDefinitions.json"
+ROLE_ASSIGNMENTS_FILE = "roleAssignments.json"
+RESOURCE_ACTIONS_FILE = "resourceActions.json"
 CATALOG_FILE = "applications.json"
 
 #: Every `*.json` a tenant folder may hold, and what it is. Any other `*.json` there is an error
@@ -31,6 +34,10 @@ TENANT_FILES: dict[str, str] = {
     DEFAULT_FILE: "GET /policies/crossTenantAccessPolicy/default",
     PARTNERS_FILE: "GET /policies/crossTenantAccessPolicy/partners?$expand=identitySynchronization",
     WAIVERS_FILE: "accepted findings: code, partner tenant id or *, reason",
+    ROLE_DEFINITIONS_FILE: "GET /roleManagement/directory/roleDefinitions (adminAction, D13)",
+    ROLE_ASSIGNMENTS_FILE: "GET /roleManagement/directory/roleAssignments (adminAction, D13)",
+    RESOURCE_ACTIONS_FILE: "GET /roleManagement/directory/resourceNamespaces/microsoft.directory/resourceActions "
+    "(protected actions, D13)",
 }
 
 _SAVE_AS = "save it as UTF-8 (with or without BOM) or UTF-16 with BOM"

@@ -30,12 +30,10 @@ from xtenant_pdp.admin.actions import (
     is_wildcard,
 )
 from xtenant_pdp.errors import CompileErrors, CompileIssue, IssueCode
+from xtenant_pdp.graph.files import RESOURCE_ACTIONS_FILE, ROLE_ASSIGNMENTS_FILE, ROLE_DEFINITIONS_FILE
 from xtenant_pdp.graph.model import Loc
 from xtenant_pdp.graph.reader import Reader, suggest
 
-ROLE_DEFINITIONS_FILE = "roleDefinitions.json"
-ROLE_ASSIGNMENTS_FILE = "roleAssignments.json"
-RESOURCE_ACTIONS_FILE = "resourceActions.json"
 BUILTIN_ROLES_FILE = "builtin_roles.json"
 ROLE_FILES = (ROLE_DEFINITIONS_FILE, ROLE_ASSIGNMENTS_FILE, RESOURCE_ACTIONS_FILE)
 
