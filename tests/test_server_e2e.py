@@ -376,6 +376,27 @@ def test_batch_item_that_is_not_a_check_request_gets_its_own_error(channel: grpc
     assert answers[1].snapshot_id == engine.snapshot_id
 
 
+def test_issue9_D8_item_with_a_non_minimal_tag_is_answered_in_its_own_slot(
+    channel: grpc.Channel, engine: Engine
+) -> None:
+    """`8a 00` is field 1, wire type 2 encoded in two bytes: valid, and protobuf reads an item.
+
+    The splitter once matched only the byte 0x0a, skipped that item, and answered the next
+    question (ALLOW) in the DENY question's slot."""
+    raw_batch = channel.unary_unary(
+        f"/{SERVICE}/BatchCheck", request_serializer=lambda b: b, response_deserializer=lambda b: b
+    )
+    allow, deny = questions()[:2]
+    assert engine.check_proto(allow).decision == pdp_pb2.DECISION_ALLOW
+    assert engine.check_proto(deny).decision == pdp_pb2.DECISION_DENY
+    deny_bytes, allow_bytes = deny.SerializeToString(), allow.SerializeToString()
+    payload = b"\x8a\x00" + _varint(len(deny_bytes)) + deny_bytes + b"\x0a" + _varint(len(allow_bytes)) + allow_bytes
+    assert list(pdp_pb2.BatchCheckRequest.FromString(payload).requests) == [deny, allow]  # what protobuf reads
+    answers = list(pdp_pb2.BatchCheckResponse.FromString(raw_batch(payload, timeout=RPC_TIMEOUT)).responses)
+    assert [a.decision for a in answers] == [pdp_pb2.DECISION_DENY, pdp_pb2.DECISION_ALLOW]
+    assert answers == [engine.check_proto(deny), engine.check_proto(allow)]
+
+
 @pytest.mark.parametrize(
     "payload", [b"\x0a\x7f\x08", b"\x0a", b"\x00\x01"], ids=["truncated-item", "no-length", "field-zero"]
 )

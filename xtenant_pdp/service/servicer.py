@@ -172,7 +172,7 @@ class DecisionServicer:
         self._hit.n += hits
         self._miss.n += misses
         self._observe_many((_perf() - start) / len(items), len(items))
-        return wire.join_items(answers)
+        return wire.join_items(answers, expected=len(items))
 
     async def BatchCheck(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:  # noqa: N802
         return await _guard(context, lambda: self.batch(raw), self._metrics)

@@ -8,13 +8,19 @@ parsing, and joining cached response bytes skips building response messages alto
 from __future__ import annotations
 
 from xtenant_pdp.errors import QueryError
-from xtenant_pdp.protowire import WireError, read_field, varint
+from xtenant_pdp.protowire import LENGTH_DELIMITED, WireError, length, skip, tag
 
-_ITEM_TAG = 0x0A  # field 1, wire type 2 (length-delimited)
+_ITEM_TAG = 0x0A  # field 1, wire type 2 (length-delimited), in its minimal one-byte encoding
 
 
 def split_items(data: bytes, limit: int) -> list[bytes]:
     """The bytes of each item of repeated field 1, in order; other fields are skipped.
+
+    Field boundaries are read by protowire's rules, which are protobuf's: every encoding of
+    field 1's tag (``0a`` or a non-minimal ``8a 00``...) is an item, field 1 with another wire
+    type and any other field (groups included) are unknown fields and skipped, and whatever
+    protobuf rejects as a BatchCheckRequest's framing is rejected here too. Items' contents are
+    not read: each is parsed (and fails) on its own.
 
     Raises QueryError for malformed input or more than ``limit`` items.
     """
@@ -23,16 +29,17 @@ def split_items(data: bytes, limit: int) -> list[bytes]:
     end = len(data)
     try:
         while pos < end:
-            if data[pos] == _ITEM_TAG:  # the common case, inline
-                length, start = varint(data, pos + 1)
-                pos = start + length
-                if pos > end:
-                    raise QueryError("requests", "malformed protobuf: truncated item")
+            if data[pos] == _ITEM_TAG:  # the common case
+                number, wire_type, pos = 1, LENGTH_DELIMITED, pos + 1
+            else:
+                number, wire_type, pos = tag(data, pos)
+            if number == 1 and wire_type == LENGTH_DELIMITED:
+                start, pos = length(data, pos)
                 items.append(data[start:pos])
                 if len(items) > limit:
                     raise QueryError("requests", f"at most {limit} questions per batch")
-                continue
-            pos = read_field(data, pos).end  # any other field is skipped
+            else:
+                pos = skip(data, pos, wire_type, number)
     except WireError as exc:
         raise QueryError("requests", f"malformed protobuf: {exc}") from None
     return items
@@ -50,8 +57,14 @@ def _encode_varint(value: int) -> bytes:
 _SMALL_LENGTHS = [bytes([_ITEM_TAG, n]) for n in range(128)]
 
 
-def join_items(items: list[bytes]) -> bytes:
-    """Encode items as repeated field 1 (the BatchCheckResponse wire format)."""
+def join_items(items: list[bytes], expected: int | None = None) -> bytes:
+    """Encode items as repeated field 1 (the BatchCheckResponse wire format).
+
+    ``expected`` is the number of questions answered: answers are matched to questions by
+    position, so a count that differs is refused (the call fails) rather than sent.
+    """
+    if expected is not None and len(items) != expected:
+        raise AssertionError(f"{len(items)} answers for {expected} questions")
     parts: list[bytes] = []
     append = parts.append
     for item in items:
