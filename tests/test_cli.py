@@ -136,7 +136,11 @@ def test_compile_bad_policy_exits_3_with_every_error_on_stderr(
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()
-    assert lines == [f"error: {issue}" for issue in expected] + [f"5 errors in policy source: {bad_policy}"]
+    # Every error, then the count per code (issue 10 item 2), then the total.
+    assert lines[:5] == [f"error: {issue}" for issue in expected]
+    assert lines[5] == "findings by code:"
+    assert sorted(line.split()[0] for line in lines[6:11]) == sorted(i.code.value for i in expected)
+    assert lines[11:] == [f"5 errors in policy source: {bad_policy}"]
     assert not out.exists()
 
 
@@ -166,7 +170,8 @@ def test_validate_json_lists_findings_with_code_file_path(capsys: pytest.Capture
     assert report["ok"] is True
     assert len(report["issues"]) == 6
     for issue in report["issues"]:
-        assert set(issue) == {"file", "path", "code", "severity", "message", "hint"}
+        assert set(issue) == {"file", "path", "code", "severity", "message", "hint", "partner", "partnerName", "waived"}
+        assert issue["partner"]  # every finding here is about a partner, named by tenant id (issue 10 item 2)
         assert issue["file"].endswith("/partners.json")
         assert issue["path"].startswith("$.value[")
         assert issue["severity"] == "warning"
@@ -326,7 +331,8 @@ def test_check_and_explain_with_bad_policy_exit_3(
     assert cli.main([command, "--policy", str(bad_policy), *extra]) == cli.ExitCode.INVALID_POLICY
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "contoso/partners.json: $.value[0].tenantId: `nope` is not a GUID" in captured.err
+    # The partner is named by the tenant id it was exported with (issue 10 item 2), even a bad one.
+    assert "contoso/partners.json: $.value[0].tenantId (partner nope): `nope` is not a GUID" in captured.err
     assert captured.err.endswith(f"5 errors in policy source: {bad_policy}\n")
 
 

@@ -22,10 +22,15 @@ from google.protobuf import json_format
 from xtenant_pdp import convert
 from xtenant_pdp._version import __version__
 from xtenant_pdp.compiler import CompileOptions, CompileResult, MissingHalf, compile_policy_dir
+from xtenant_pdp.compiler.report import add_report_options, json_report, write_report
 from xtenant_pdp.engine import Engine
 from xtenant_pdp.errors import CompileErrors, CompileIssue, QueryError, Severity, SnapshotLoadError
 from xtenant_pdp.explain import explain
+from xtenant_pdp.progress import Progress
 from xtenant_pdp.snapshot import load as load_snapshot
+
+#: The most a Kubernetes ConfigMap holds (deploy/README.md delivers snapshots in one).
+CONFIGMAP_LIMIT = 1024 * 1024
 
 
 class ExitCode(enum.IntEnum):
@@ -47,6 +52,7 @@ def _compile_options(args: argparse.Namespace) -> CompileOptions:
         strict=args.strict,
         missing_half=MissingHalf.NO_RESTRICTION if args.missing_half == "no-restriction" else MissingHalf.INHERIT,
         automatic_redemption_across_clouds=args.cross_cloud_automatic_redemption,
+        ignore=frozenset(getattr(args, "ignore", None) or ()),
     )
 
 
@@ -54,6 +60,7 @@ def _add_compile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="treat findings (2.3 C1-C5, D7) as errors")
     if p.prog.split()[-1] in ("compile", "validate"):
         p.add_argument("--previous", metavar="SNAPSHOT", help="the snapshot this one replaces: report C5 removals")
+        add_report_options(p)
     p.add_argument(
         "--missing-half",
         choices=["inherit", "no-restriction"],
@@ -82,22 +89,28 @@ def _compile(args: argparse.Namespace) -> CompileResult | None:
         except (OSError, SnapshotLoadError) as exc:
             sys.stderr.write(f"error: --previous: {exc}\n")
             return None
+    progress = Progress.for_stderr()
     try:
-        return compile_policy_dir(args.policy_dir, _compile_options(args), previous=previous)
+        return compile_policy_dir(args.policy_dir, _compile_options(args), previous=previous, progress=progress)
     except CompileErrors as exc:
+        if progress is not None:
+            progress.close()  # before the report: the status line shares stderr
         if getattr(args, "format", "text") == "json":
-            json.dump({"ok": False, "issues": [i.to_dict() for i in exc.issues]}, sys.stdout, indent=2)
+            json.dump(json_report(exc.issues, ok=False), sys.stdout, indent=2)
             sys.stdout.write("\n")
-        _print_issues(exc.issues, sys.stderr, show_info=True)
+        write_report(exc.issues, sys.stderr, args, show_info=True)
         sys.stderr.write(f"{exc.args[0]}: {args.policy_dir}\n")
         return None
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 def cmd_compile(args: argparse.Namespace) -> ExitCode:
     result = _compile(args)
     if result is None:
         return ExitCode.INVALID_POLICY
-    _print_issues(result.findings, sys.stderr)
+    write_report(result.findings, sys.stderr, args)
     try:
         Path(args.output).write_bytes(result.data)
     except OSError as exc:
@@ -108,6 +121,11 @@ def cmd_compile(args: argparse.Namespace) -> ExitCode:
         f"compiled {info.tenant_count} tenant(s), {info.partner_count} partner(s) -> {args.output} "
         f"({len(result.data)} bytes, {info.snapshot_id})\n"
     )
+    if len(result.data) > CONFIGMAP_LIMIT:
+        sys.stderr.write(
+            f"warning: the snapshot ({len(result.data):,} bytes) is over the 1 MiB a Kubernetes ConfigMap holds: "
+            'deliver it on another volume (deploy/README.md, "Why a snapshot ConfigMap", Size)\n'
+        )
     return ExitCode.OK
 
 
@@ -117,13 +135,16 @@ def cmd_validate(args: argparse.Namespace) -> ExitCode:
         return ExitCode.INVALID_POLICY
     shown = [f for f in result.findings if args.show_unknown or f.severity is not Severity.INFO]
     if args.format == "json":
-        json.dump({"ok": True, "issues": [f.to_dict() for f in shown]}, sys.stdout, indent=2)
+        json.dump(json_report(shown, ok=True), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        _print_issues(shown, sys.stdout, show_info=args.show_unknown)
+        write_report(shown, sys.stdout, args, show_info=args.show_unknown)
         warnings = sum(f.severity is Severity.WARNING for f in result.findings)
+        waived = sum(f.severity is Severity.WARNING and bool(f.waived) for f in result.findings)
         sys.stdout.write(
-            f"ok: {result.info.tenant_count} tenant(s), {result.info.partner_count} partner(s), {warnings} warning(s)\n"
+            f"ok: {result.info.tenant_count} tenant(s), {result.info.partner_count} partner(s), {warnings} warning(s)"
+            + (f" ({waived} waived)" if waived else "")
+            + "\n"
         )
     return ExitCode.OK
 

@@ -319,4 +319,3 @@ class Result(NamedTuple):
     @property
     def allowed(self) -> bool:
         return self.decision is Decision.ALLOW
-

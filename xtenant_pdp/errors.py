@@ -49,6 +49,7 @@ class IssueCode(enum.Enum):
     UNKNOWN_FILE = "E014"
     UNSUPPORTED_ENCODING = "E015"
     LINK_OUTSIDE_POLICY = "E016"
+    INVALID_WAIVER = "E017"
     UNKNOWN_PROPERTY = "I001"
     # Validation findings (graph-model.md 2.3 and D7): warnings unless --strict.
     C1_BLOCKED_USERS_NEED_BLOCKED_APPS = "C1a"
@@ -66,6 +67,7 @@ class IssueCode(enum.Enum):
     LIKELY_TYPO = "W003"
     UNKNOWN_FUTURE_VALUE = "W004"
     DELETED_SKIPPED = "N001"
+    UNUSED_WAIVER = "N002"
     TOO_MANY_ISSUES = "E012"
     # Role management exports (roleDefinitions, roleAssignments, resourceActions; D13).
     UNKNOWN_ROLE_PROPERTY = "R001"
@@ -86,10 +88,22 @@ class CompileIssue:
     code: IssueCode = IssueCode.WRONG_TYPE
     severity: Severity = Severity.ERROR
     hint: str = ""
+    #: The partner the issue is about (its tenant id as exported) and its display name, when known.
+    partner: str = ""
+    partner_name: str = ""
+    #: Why the finding is accepted (a waiver's reason, or `--ignore`); a waived finding never fails --strict.
+    waived: str = ""
 
     def __str__(self) -> str:
         hint = f" ({self.hint})" if self.hint else ""
-        return f"{self.file}: {self.path}: {self.message}{hint} [{self.code.value}]"
+        return f"{self.file}: {self.path}{self.subject()}: {self.message}{hint} [{self.code.value}]"
+
+    def subject(self) -> str:
+        """` (partner <tenant id> "<name>")` or nothing."""
+        if not self.partner:
+            return ""
+        name = f' "{self.partner_name}"' if self.partner_name else ""
+        return f" (partner {self.partner}{name})"
 
     def to_dict(self) -> dict[str, str]:
         return {
@@ -99,6 +113,9 @@ class CompileIssue:
             "severity": self.severity.value,
             "message": self.message,
             "hint": self.hint,
+            "partner": self.partner,
+            "partnerName": self.partner_name,
+            "waived": self.waived,
         }
 
 

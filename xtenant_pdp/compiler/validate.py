@@ -34,7 +34,16 @@ _SETTING_FIELDS = (
 )
 
 
-def _issue(loc: Loc, message: str, code: IssueCode, hint: str = "", *, warning: bool = False) -> CompileIssue:
+def _issue(
+    loc: Loc,
+    message: str,
+    code: IssueCode,
+    hint: str = "",
+    *,
+    warning: bool = False,
+    partner: str = "",
+    partner_name: str = "",
+) -> CompileIssue:
     return CompileIssue(
         file=loc.file,
         path=loc.path,
@@ -42,6 +51,8 @@ def _issue(loc: Loc, message: str, code: IssueCode, hint: str = "", *, warning: 
         code=code,
         severity=Severity.WARNING if warning else Severity.ERROR,
         hint=hint,
+        partner=partner,
+        partner_name=partner_name,
     )
 
 
@@ -293,6 +304,8 @@ def find_removals(tenants: tuple[Tenant, ...], previous: pb.Snapshot) -> list[Co
                         IssueCode.C5_PARTNER_CANNOT_BE_REMOVED,
                         hint="re-export the partners: this export looks incomplete",
                         warning=True,
+                        partner=old.tenant_id,
+                        partner_name=old.display_name,
                     )
                 )
             elif old.HasField("identity_sync"):
@@ -304,6 +317,8 @@ def find_removals(tenants: tuple[Tenant, ...], previous: pb.Snapshot) -> list[Co
                         IssueCode.C5_PARTNER_CANNOT_BE_REMOVED,
                         hint="check that the identity synchronization was removed on purpose",
                         warning=True,
+                        partner=old.tenant_id,
+                        partner_name=old.display_name,
                     )
                 )
     return issues

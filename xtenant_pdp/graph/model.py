@@ -8,7 +8,7 @@ file and JSON path of anything it complains about.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -173,6 +173,16 @@ class TenantInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Waiver:
+    """One entry of waivers.json: a finding code accepted for a partner (or `*`), and why."""
+
+    code: str
+    partner: str
+    reason: str
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TenantSource:
     """One local tenant's folder in a policy directory."""
 
@@ -183,6 +193,7 @@ class TenantSource:
     partners: tuple[PartnerConfiguration, ...]
     #: Role definitions, assignments and protected actions (D13); None: no role file exported.
     roles: RoleExport | None = None
+    waivers: tuple[Waiver, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -201,3 +212,5 @@ class PolicySource:
     tenants: tuple[TenantSource, ...]
     catalog: ApplicationCatalog
     digest: str
+    #: (file, `$.value[i]`) -> (partner tenant id, display name), for naming partners in findings.
+    partners_at: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)

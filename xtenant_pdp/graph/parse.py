@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from xtenant_pdp.graph.files import (
     PARTNERS_FILE,
     POLICY_FILE,
     TENANT_FILE,
+    WAIVERS_FILE,
     load_json,
     outside,
     tenant_folder_files,
@@ -50,6 +52,7 @@ from xtenant_pdp.graph.model import (
 )
 from xtenant_pdp.graph.reader import Reader, is_guid, suggest
 from xtenant_pdp.graph.roles import ROLE_FILES, RoleExport, parse_role_file
+from xtenant_pdp.graph.waivers import parse_waivers
 
 _B2B_KEYS = {
     "b2bCollaborationInbound": "b2b_collaboration_inbound",
@@ -127,6 +130,14 @@ _HALVES = {
 }
 
 
+def _display_name(partner: dict[str, Any]) -> str:
+    name = partner.get("displayName")
+    sync = partner.get("identitySynchronization")
+    if not name and sync.__class__ is dict:
+        name = sync.get("displayName")  # type: ignore[union-attr]
+    return name if isinstance(name, str) else ""
+
+
 class GraphParser(Reader):
     """Typed readers for each Graph resource, all sharing one issue list.
 
@@ -139,6 +150,10 @@ class GraphParser(Reader):
     ) -> None:
         super().__init__(file, issues, unknown)
         self.check_targets = check_targets
+        #: `$.value[i]` -> (tenant id, display name) of each partner entry, valid or not.
+        self.partner_names: dict[str, tuple[str, str]] = {}
+        #: Called with the number of partners read so far, every 1,024 (progress on a terminal).
+        self.tick: Callable[[int], None] | None = None
 
     def target(self, value: object, list_loc: Loc, index: int, half: str) -> Target | None:
         if value.__class__ is not dict:
@@ -373,7 +388,13 @@ class GraphParser(Reader):
         raw = self.array(value, items_at)
         found: dict[str, Loc] = {}
         result = []
+        names = self.partner_names
+        tick = self.tick
         for i, item in enumerate(raw):
+            if tick is not None and not i & 1023:
+                tick(i)
+            if item.__class__ is dict and (tid := item.get("tenantId")).__class__ is str:
+                names[f"{items_at.path}[{i}]"] = (tid.lower(), _display_name(item))
             if item.__class__ is dict and item.get("deletedDateTime") is not None:
                 self._skip_deleted(item, items_at.child(i), "partner", item.get("tenantId"))
                 continue
@@ -503,7 +524,12 @@ def parse_b2b_setting_document(document: object, file: str) -> B2BSetting:
 
 
 def _parse_tenant_folder(
-    folder: Path, root: Path, issues: list[CompileIssue], unknown: list[Loc]
+    folder: Path,
+    root: Path,
+    issues: list[CompileIssue],
+    unknown: list[Loc],
+    partners_at: dict[tuple[str, str], tuple[str, str]],
+    tick: Callable[[int], None] | None = None,
 ) -> TenantSource | None:
     rel = folder.relative_to(root).as_posix()
     present = tenant_folder_files(folder, rel, issues)
@@ -514,7 +540,11 @@ def _parse_tenant_folder(
             return None
         display = f"{rel}/{name}"
         ok, document = load_json(folder / name, display, issues, real_root)
-        return (GraphParser(display, issues, unknown), document) if ok else None
+        if not ok:
+            return None
+        parser = GraphParser(display, issues, unknown)
+        parser.tick = tick
+        return parser, document
 
     info = None
     tenant_doc = read(TENANT_FILE)
@@ -538,11 +568,21 @@ def _parse_tenant_folder(
         default = doc[0].default_configuration(doc[1], doc[0].root())
     if (doc := read(PARTNERS_FILE)) is not None:
         partners = doc[0].partners(doc[1])
+        partners_at.update(((doc[0].file, path), name) for path, name in doc[0].partner_names.items())
     roles = {name: parse_role_file(name, doc[1], doc[0].file, issues) for name in ROLE_FILES if (doc := read(name))}
+    waivers = ()
+    if (doc := read(WAIVERS_FILE)) is not None:
+        waivers = parse_waivers(doc[0], doc[1])
     if info is None:
         return None
     return TenantSource(
-        folder=rel, info=info, policy=policy, default=default, partners=partners, roles=_role_export(roles)
+        folder=rel,
+        info=info,
+        policy=policy,
+        default=default,
+        partners=partners,
+        roles=_role_export(roles),
+        waivers=waivers,
     )
 
 
@@ -581,10 +621,16 @@ def _not_a_policy_dir(root: Path) -> CompileIssue | None:
     return CompileIssue(file=str(root), path="$", message=message, code=IssueCode.UNREADABLE_FILE, hint=hint)
 
 
-def parse_policy_dir(root: Path) -> tuple[PolicySource | None, list[CompileIssue]]:
-    """Parse every tenant folder below ``root``. Returns the source (None when unusable) and all issues."""
+def parse_policy_dir(
+    root: Path, progress: Callable[[str, int, int], None] | None = None
+) -> tuple[PolicySource | None, list[CompileIssue]]:
+    """Parse every tenant folder below ``root``. Returns the source (None when unusable) and all issues.
+
+    ``progress("parse", partners read, 0)`` is called now and then (see xtenant_pdp/progress.py).
+    """
     issues: list[CompileIssue] = []
     unknown: list[Loc] = []
+    partners_at: dict[tuple[str, str], tuple[str, str]] = {}
     if (problem := _not_a_policy_dir(root)) is not None:
         issues.append(problem)
         return None, issues
@@ -622,7 +668,9 @@ def parse_policy_dir(root: Path) -> tuple[PolicySource | None, list[CompileIssue
                 )
             )
             break
-        tenant = _parse_tenant_folder(folder, root, issues, unknown)
+        read_before = sum(len(t.partners) for t in tenants)
+        tick = None if progress is None else (lambda i, before=read_before: progress("parse", before + i, 0))
+        tenant = _parse_tenant_folder(folder, root, issues, unknown, partners_at, tick)
         if tenant is not None:
             tenants.append(tenant)
     if not folders:
@@ -648,6 +696,6 @@ def parse_policy_dir(root: Path) -> tuple[PolicySource | None, list[CompileIssue
     if catalog is None:
         return None, issues
     return (
-        PolicySource(tenants=tuple(tenants), catalog=catalog, digest=source_digest(root)),
+        PolicySource(tenants=tuple(tenants), catalog=catalog, digest=source_digest(root), partners_at=partners_at),
         issues,
     )
