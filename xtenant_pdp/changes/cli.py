@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from xtenant_pdp.admin.plan import add_principal_arguments
 from xtenant_pdp.compiler import CompileOptions
-from xtenant_pdp.errors import CompileErrors, SnapshotLoadError
+from xtenant_pdp.errors import CompileErrors, QueryError, SnapshotLoadError
 from xtenant_pdp.index import Index
 from xtenant_pdp.loader import load_policy_dir, load_snapshot_file
 
-EXIT_OK, EXIT_FAILURE, EXIT_INVALID_POLICY = 0, 1, 3
+EXIT_OK, EXIT_FAILURE, EXIT_INVALID_POLICY, EXIT_USAGE = 0, 1, 3, 64
 
 
 class PolicyLoadError(Exception):
@@ -50,11 +51,27 @@ def cmd_diff(args: argparse.Namespace) -> int:
         sys.stderr.write(f"{exc}\n")
         return exc.code
     records = diff(old, new)
+    checks = None
+    if args.principal:
+        from xtenant_pdp.admin.plan import principal_checks
+
+        try:
+            checks = principal_checks(old, records, args)  # the role assignments in force before the change
+        except QueryError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return EXIT_USAGE
     out = sys.stdout
     if args.format == "json":
-        json.dump([r.to_dict() for r in records], out, indent=2)
+        found = {(c.tenant_id, c.action): c.to_dict() for c in checks or ()}
+        dicts = []
+        for r in records:
+            d = r.to_dict()
+            if checks is not None and r.required_action:
+                d["principalCheck"] = found[(r.tenant_id, r.required_action)]
+            dicts.append(d)
+        json.dump(dicts, out, indent=2)
         out.write("\n")
-        return EXIT_OK
+        return _principal_exit(checks)
     for r in records:
         what = f".{r.property}" if r.property else ""
         out.write(
@@ -62,7 +79,18 @@ def cmd_diff(args: argparse.Namespace) -> int:
             f"  [{r.activity}; {r.required_action or 'no role action (read-only)'}]\n"
         )
     out.write(f"{len(records)} change(s)\n")
-    return EXIT_OK
+    if checks is not None:
+        from xtenant_pdp.admin.plan import report_lines
+
+        out.write("\n".join(report_lines(args.principal, checks)) + "\n")
+    return _principal_exit(checks)
+
+
+def _principal_exit(checks: Any) -> int:
+    """D13 via --principal: non-zero when the principal may not perform some required action."""
+    from xtenant_pdp.admin.plan import EXIT_ACTION_DENIED
+
+    return EXIT_ACTION_DENIED if checks and any(not c.allowed for c in checks) else EXIT_OK
 
 
 def register(sub: Any) -> None:
@@ -71,4 +99,5 @@ def register(sub: Any) -> None:
     p.add_argument("old", metavar="OLD", help="policy folder or snapshot")
     p.add_argument("new", metavar="NEW", help="policy folder or snapshot")
     p.add_argument("--format", choices=["text", "json"], default="text")
+    add_principal_arguments(p)
     p.set_defaults(func=cmd_diff)
