@@ -1,6 +1,7 @@
 """The stack's ceiling: a grpc.aio DecisionService that answers every call with one constant.
 
     python -m benchmarks.noop_server --listen unix:/tmp/noop.sock --listen 127.0.0.1:0
+    python -m benchmarks.noop_server --flavour threads --listen ...   # on the thread-pool grpc.server
 
 Same stack as ``xtenant-pdp serve`` (grpc.aio, one event loop, the same server options, Check and
 BatchCheck registered on raw bytes with no (de)serializer as ``service/servicer.py`` does), with
@@ -16,16 +17,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import grpc
 
+from benchmarks.threadpool_server import bind, remove_sockets, thread_server, wait_for_signal
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.service import wire
 
@@ -67,21 +67,11 @@ async def serve(listen: Sequence[str]) -> int:
         ],
     )
     server.add_generic_rpc_handlers([handler()])
-    bound = []
-    for address in listen:
-        if address.startswith("unix:"):
-            path = Path(address.removeprefix("unix:"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-            server.add_insecure_port(address)
-            bound.append(address)
-        else:
-            port = server.add_insecure_port(address)
-            if port == 0:
-                sys.stderr.write(json.dumps({"msg": "cannot listen", "address": address}) + "\n")
-                return 1
-            bound.append(f"{address.rpartition(':')[0]}:{port}")
+    try:
+        bound = bind(server, listen)
+    except SystemExit as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
     await server.start()
     sys.stderr.write(json.dumps({"msg": "listening", "addresses": bound, "pid": os.getpid()}) + "\n")
     sys.stderr.flush()
@@ -91,17 +81,51 @@ async def serve(listen: Sequence[str]) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.stop(1.0)
-    for address in listen:
-        if address.startswith("unix:"):
-            with contextlib.suppress(OSError):
-                Path(address.removeprefix("unix:")).unlink()
+    remove_sockets(listen)
+    return 0
+
+
+def sync_handler() -> grpc.GenericRpcHandler:
+    """The same two answers for the thread-pool ``grpc.server`` (plain functions on its threads)."""
+
+    def sync_check(raw: bytes, context: grpc.ServicerContext) -> bytes:
+        return ANSWER
+
+    def sync_batch(raw: bytes, context: grpc.ServicerContext) -> bytes:
+        return wire.join_items([ANSWER] * len(wire.split_items(raw, 1000)))
+
+    return grpc.method_handlers_generic_handler(
+        SERVICE_NAME,
+        {
+            "Check": grpc.unary_unary_rpc_method_handler(sync_check),
+            "BatchCheck": grpc.unary_unary_rpc_method_handler(sync_batch),
+        },
+    )
+
+
+def serve_threads(listen: Sequence[str], threads: int) -> int:
+    server = thread_server(threads)
+    server.add_generic_rpc_handlers([sync_handler()])
+    bound = bind(server, listen)
+    server.start()
+    sys.stderr.write(json.dumps({"msg": "listening", "addresses": bound, "pid": os.getpid()}) + "\n")
+    sys.stderr.flush()
+    wait_for_signal()
+    server.stop(1.0).wait(5)
+    remove_sockets(listen)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.noop_server", description=__doc__.split("\n")[0])
     parser.add_argument("--listen", action="append", required=True, metavar="ADDR", help="host:port or unix:/path")
+    parser.add_argument(
+        "--flavour", choices=("aio", "threads"), default="aio", help="grpc.aio (default) or grpc.server"
+    )
+    parser.add_argument("--threads", type=int, default=8, help="pool threads of --flavour threads (default 8)")
     args = parser.parse_args(argv)
+    if args.flavour == "threads":
+        return serve_threads(args.listen, args.threads)
     return asyncio.run(serve(args.listen))
 
 

@@ -1,4 +1,4 @@
-"""The suite's own arithmetic (benchmarks/run.py): paired rounds, goal verdicts, the goal table.
+"""The suite's own arithmetic (benchmarks/report.py, servers.py): paired rounds, goal verdicts, the goal table.
 
 No timing here: the inputs are made-up figures, the outputs what the suite must conclude.
 """
@@ -13,18 +13,18 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `benchmarks` is a folder of the repository, not an installed package
     sys.path.insert(0, str(REPO))
 
-from benchmarks import run  # noqa: E402
+from benchmarks import report, servers  # noqa: E402
 
 
 def test_rounds_flip_each_group_on_odd_rounds() -> None:
     groups = [[("pdp", "unix"), ("noop", "unix"), ("pdp+cache", "unix")], [("pdp", "tcp"), ("noop", "tcp")]]
-    assert run.round_order(groups, 0) == [
+    assert servers.round_order(groups, 0) == [
         ("pdp", "unix"), ("noop", "unix"), ("pdp+cache", "unix"), ("pdp", "tcp"), ("noop", "tcp"),
     ]  # fmt: skip
-    assert run.round_order(groups, 1) == [
+    assert servers.round_order(groups, 1) == [
         ("pdp+cache", "unix"), ("noop", "unix"), ("pdp", "unix"), ("noop", "tcp"), ("pdp", "tcp"),
     ]  # fmt: skip
-    assert run.round_order(groups, 2) == run.round_order(groups, 0)
+    assert servers.round_order(groups, 2) == servers.round_order(groups, 0)
 
 
 def _timing(median_ns: float) -> dict[str, float]:
@@ -48,7 +48,7 @@ def _by_goal(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def test_partner_ratio_goal_and_its_context_rows() -> None:
     results = {"in_process": [_in_process(10, 800, 500, 400), _in_process(100_000, 1_000, 510, 900)]}
-    rows = _by_goal(run.goals(results))
+    rows = _by_goal(report.goals(results))
     ratio = rows["100k-partner median / 10-partner median"]
     assert ratio["measured"] == 1.25 and ratio["met"] is False
     assert rows["access decision median, 100000 partners"]["met"] is True  # 1.0 us <= 2 us
@@ -79,7 +79,7 @@ def _server_figures(unary_unix: float, batch_dps: float, cache_batch_dps: float)
 
 
 def test_server_goals_follow_the_figures() -> None:
-    rows = _by_goal(run.goals({"servers": _server_figures(0.92, 60_000.0, 210_000.0)}))
+    rows = _by_goal(report.goals({"servers": _server_figures(0.92, 60_000.0, 210_000.0)}))
     assert rows["unary Check / no-op handler (unix)"]["met"] is True
     assert rows["same, by server CPU per call (tcp)"]["met"] is False  # 0.89 < 0.9
     assert rows["unary Check / no-op, decision cache on as by default (all hits, unix)"]["met"] is True
@@ -96,8 +96,8 @@ def test_server_goals_follow_the_figures() -> None:
 
 
 def test_goal_table_marks_context_rows_with_a_dash() -> None:
-    rows = run.goals({"servers": _server_figures(0.85, 60_000.0, 150_000.0)})
-    table = run.goal_table(rows)
+    rows = report.goals({"servers": _server_figures(0.85, 60_000.0, 150_000.0)})
+    table = report.goal_table(rows)
     assert table[:2] == ["| goal | measured | target | met |", "|---|---:|---|---|"]
     floor = next(line for line in table if "stack's floor" in line)
     assert floor.endswith("| - | - |")

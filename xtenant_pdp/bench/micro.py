@@ -43,37 +43,34 @@ class Timing:
     p99_ns: float
 
 
-def _overhead_ns(rounds: int = 20000) -> float:
-    """What timing an empty call costs, subtracted from every sample."""
-
-    def nothing(_a: object, _b: object) -> None:
-        return None
-
+def timer_overhead_ns(rounds: int = 50_000) -> float:
+    """What two back-to-back clock reads cost; subtracted from every per-call sample."""
     samples = []
     for _ in range(rounds):
         t0 = _perf_ns()
-        nothing(None, None)
         samples.append(_perf_ns() - t0)
-    return statistics.median(samples)
+    return float(statistics.median(samples))
 
 
-def time_calls(fn: Callable[[Any, Any], object], index: Any, items: Sequence[Any], passes: int) -> list[float]:
-    """Per-call times in ns (timer overhead not yet removed). GC off while timing."""
-    samples: list[float] = []
+def time_calls(fn: Callable[[Any, Any], object], first: Any, items: Sequence[Any], passes: int) -> list[int]:
+    """Per-call times in ns of ``fn(first, item)``, timer overhead not yet removed (GC off while
+    timing). The one timing loop of this micro-benchmark and of benchmarks/run.py's in-process parts."""
+    samples: list[int] = []
     append = samples.append
+    gc.collect()
     gc.disable()
     try:
         for _ in range(passes):
             for item in items:
                 t0 = _perf_ns()
-                fn(index, item)
+                fn(first, item)
                 append(_perf_ns() - t0)
     finally:
         gc.enable()
     return samples
 
 
-def _summarise(kind: str, samples: list[float], overhead: float) -> Timing:
+def _summarise(kind: str, samples: Sequence[float], overhead: float) -> Timing:
     adjusted = sorted(max(0.0, s - overhead) for s in samples)
     return Timing(kind, len(adjusted), statistics.median(adjusted), percentile(adjusted, 99))
 
@@ -225,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--passes", type=int, default=5, help="times each question is asked")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
-    overhead = _overhead_ns()
+    overhead = timer_overhead_ns()
     with tempfile.TemporaryDirectory(prefix="xtenant-micro-") as tmp:
         results = [
             bench_size(n, workdir=Path(tmp), count=args.questions, passes=args.passes, overhead=overhead)

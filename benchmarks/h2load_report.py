@@ -1,0 +1,132 @@
+"""The h2load part's tables, goal rows and server-flavour verdict (pure: results in, lines out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The thread-pool server "wins clearly" when it is at least this much faster for the product.
+CLEAR_WIN = 1.10
+
+
+def _n(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} us"
+
+
+def flavour_verdict(ratios: dict[str, Any]) -> str:
+    """One sentence: which flavour serves the product faster, by the same run's ratios."""
+    by = {t: ratios[t]["threads_over_aio_pdp"] for t in ("unix", "tcp") if t in ratios}
+    if not by:
+        return "not measured"
+    low, high = min(by.values()), max(by.values())
+    both = ", ".join(f"{v:.2f}x ({t})" for t, v in by.items())
+    if low >= CLEAR_WIN:
+        return f"the thread-pool grpc.server wins clearly for the product: {both} the calls/s of grpc.aio"
+    if high <= 1 / CLEAR_WIN:
+        return f"grpc.aio wins clearly for the product: the thread-pool server does {both} its calls/s"
+    return (
+        f"no clear winner for the product (thread-pool / grpc.aio calls/s: {both}; "
+        f"a clear win is >= {CLEAR_WIN:.2f}x)"
+    )
+
+
+def h2load_goals(h2: dict[str, Any]) -> list[dict[str, Any]]:
+    """Goal rows measured by h2load (product = grpc.aio as shipped, cache off)."""
+    if "ratios" not in h2:
+        return []
+    rows: list[dict[str, Any]] = []
+    ratios = h2["ratios"]
+    for transport in ("unix", "tcp"):
+        r = ratios[transport]
+        runs = h2["runs"]
+        rows.append(dict(goal=f"h2load: unary Check / no-op handler ({transport}, cache off)",
+                         measured=r["pdp_over_noop"], unit="x", target=">= 0.9x", met=r["pdp_over_noop"] >= 0.9))
+        rows.append(dict(goal=f"h2load: BatchCheck 100 / unary decisions/s ({transport})",
+                         measured=r["batch_over_unary"], unit="x", target=">= 50x", met=r["batch_over_unary"] >= 50))
+        p99 = runs[f"pdp/{transport}"]["unary_open"]["p99_us"]
+        rows.append(dict(goal=f"h2load: p99 at 1,000 checks/s open loop / no-op's p99 ({transport})",
+                         measured=r["p99_over_noop"], unit="x", target="<= 1.2x", met=r["p99_over_noop"] <= 1.2))
+        rows.append(dict(goal=f"h2load: p99 at 1,000 checks/s open loop ({transport}; loaded machine)",
+                         measured=p99 / 1000, unit="ms", target="<= 1 ms (quiet run)", met=p99 <= 1000))
+    ok = bool(ratios["all_verified"])
+    rows.append(dict(goal="h2load: every call answered OK in gRPC terms (server's own count)",
+                     measured=1.0 if ok else 0.0, unit="", target="yes", met=ok))
+    return rows  # fmt: skip
+
+
+def h2load_tables(h2: dict[str, Any]) -> list[str]:
+    if "skipped" in h2:
+        return [f"* {h2['skipped']}."]
+    loads = h2["loads"]
+    runs = h2["runs"]
+    ratios = h2["ratios"]
+    u, b, uo, bo = loads["unary"], loads["batch"], loads["unary_open"], loads["batch_open"]
+    lines = [
+        f"{h2['h2load']}, one thread, on the same two cores as the servers. Closed loop: unary "
+        f"{u['clients']} connections x {u['streams']} streams, BatchCheck of 100 {b['clients']} x {b['streams']}, "
+        f"{u['duration_s']:g} s each (unary: the median of {ratios['rounds']} paired rounds). Open loop: a timing "
+        f"script at {uo['rate']:g} calls/s over {uo['clients']} connections ({uo['calls']:,} calls) and "
+        f"{bo['rate']:g} batches/s ({bo['calls']:,} batches); latency per call from h2load's log, measured from "
+        "the call's send, which h2load's timer makes whatever the server does (no coordinated omission unless "
+        "all streams fill: 'saturated').",
+        "",
+        "| server / transport | unary calls/s | CPU/call | BatchCheck 100 decisions/s | CPU/decision | "
+        "open loop achieved /s | p50 | p99 | p99.9 | batch open p99 | fresh ids | gRPC OK |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for key, run in runs.items():
+        rounds = run["unary_rounds"]
+        rates = sorted(r["calls_per_s"] for r in rounds)
+        cpu = sorted(r["server_cpu_us_per_call"] or 0 for r in rounds)
+        batch, open_, bopen = run["batch"], run["unary_open"], run["batch_open"]
+        fresh = min(r["fresh_ids"] for r in [*rounds, batch, open_, bopen])
+        verified = all(r["verified"] for r in [*rounds, batch, open_, bopen])
+        saturated = " (saturated)" if open_.get("saturated") else ""
+        lines.append(
+            f"| {key} | {_n(rates[len(rates) // 2])} | {_us(cpu[len(cpu) // 2])} | {_n(batch['decisions_per_s'])} | "
+            f"{_n((batch['server_cpu_us_per_call'] or 0) / 100, 1)} us | {_n(open_.get('achieved_rate'))}{saturated} | "
+            f"{_us(open_.get('p50_us'))} | {_us(open_.get('p99_us'))} | {_us(open_.get('p999_us'))} | "
+            f"{_us(bopen.get('p99_us'))} | {fresh:.0%} | {'yes' if verified else '**no**'} |"
+        )
+    lines.append("")
+    for transport in ("unix", "tcp"):
+        r = ratios[transport]
+        lines.append(
+            f"* {transport}: product / no-op unary {r['pdp_over_noop']:.2f}x (by server CPU per call "
+            f"{r['pdp_over_noop_by_cpu']:.2f}x); BatchCheck 100 / unary decisions/s {r['batch_over_unary']:.1f}x "
+            f"(thread-pool flavour {r['batch_over_unary_threads']:.1f}x); p99 at {uo['rate']:g}/s / no-op's "
+            f"{r['p99_over_noop']:.2f}x. Thread-pool / grpc.aio: product {r['threads_over_aio_pdp']:.2f}x calls/s "
+            f"({r['threads_over_aio_pdp_by_cpu']:.2f}x by CPU per call, p99 {r['p99_threads_over_aio']:.2f}x), "
+            f"no-op {r['threads_over_aio_noop']:.2f}x; thread-pool product / thread-pool no-op "
+            f"{r['pdp_threads_over_noop_threads']:.2f}x."
+        )
+    lines.append(f"* Server flavour: {flavour_verdict(ratios)}.")
+    return lines
+
+
+def stack_ceiling(results: dict[str, Any]) -> str:
+    """Which client's no-op figure is the stack's ceiling: the higher calls/s of the same no-op
+    server under h2load and under ``xtenant-pdp bench`` in this run."""
+    h2 = results.get("h2load", {})
+    servers = results.get("servers", {})
+    if "ratios" not in h2 or "unary" not in servers:
+        return ""
+    parts = []
+    for transport in ("unix", "tcp"):
+        ours = servers["unary"].get(f"noop/{transport}", {}).get("rps")
+        theirs = h2["ratios"][transport]["unary_calls_per_s"]["noop"]
+        if ours:
+            parts.append(f"{theirs:,.0f} calls/s under h2load against {ours:,.0f} under `xtenant-pdp bench` "
+                         f"({transport}, {theirs / ours:.2f}x)")  # fmt: skip
+    if not parts:
+        return ""
+    ratio_unix = h2["ratios"]["unix"]["unary_calls_per_s"]["noop"] / servers["unary"]["noop/unix"]["rps"]
+    which = "h2load" if ratio_unix >= 1 else "`xtenant-pdp bench`"
+    return (
+        f"The no-op handler (the stack with nothing behind it) does {'; '.join(parts)}: {which} drives the stack "
+        "harder, so its no-op figure is the stack's ceiling here and the h2load ratios are the ones the goals "
+        "are judged by; the Python client's figures show what a Python caller of the sidecar sees."
+    )

@@ -1,0 +1,330 @@
+"""The servers driven by h2load: product and no-op, grpc.aio and thread-pool, TCP and Unix socket.
+
+    .venv/bin/python benchmarks/h2load_run.py            # about 4 minutes on 2 cores
+    .venv/bin/python benchmarks/h2load_run.py --quick    # about 1 minute
+    .venv/bin/python benchmarks/h2load_run.py --json bench-results/h2load.json
+
+Also run by ``benchmarks/run.py`` (part ``h2load``). Four servers on one 10,000-partner snapshot,
+decision cache off: the product (``xtenant-pdp serve``, grpc.aio), the product's servicer on the
+thread-pool ``grpc.server`` (``benchmarks/threadpool_server.py``), and the no-op handler on each
+flavour. Per server and transport: unary Check closed loop (paired rounds, order flipped each
+round), BatchCheck of 100 closed loop, and both open loop at a fixed rate with each call's latency
+from h2load's log. Every run's calls are checked to have succeeded in gRPC terms (h2load only
+sees HTTP 200): the product's ``grpc_server_handled_total{grpc_code="OK"}`` must have grown by
+h2load's count, and the no-op answers one real client's call with the run's body.
+
+h2load posts one fixed body per run, so every run gets a body of its own drawn with a new seed:
+its never-seen ids (users, applications, unknown tenants) are new to the server at the start of
+the run, then repeat for the run's length (the server's id memo sees them again). The share of
+ids new to the server is recorded per run ("fresh_ids").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # `python benchmarks/h2load_run.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import grpc
+
+from benchmarks import h2load
+from benchmarks.common import RPC_TIMEOUT, log
+from benchmarks.procs import Proc, Procs, free_port, serve_args, wait_connectable, wait_serving
+from xtenant_pdp.api import pdp_pb2
+from xtenant_pdp.bench.mix import questions_from_index
+from xtenant_pdp.compiler import compile_policy_dir
+from xtenant_pdp.index import Index
+from xtenant_pdp.loader import load_snapshot_file
+from xtenant_pdp.synthetic import write_policy_dir
+
+SERVERS = ("pdp", "pdp-threads", "noop", "noop-threads")
+TRANSPORTS = ("unix", "tcp")
+BATCH = 100
+_GUID = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+@dataclass(frozen=True)
+class H2Plan:
+    rounds: int
+    duration_s: float
+    open_calls: int
+    rate: int
+    batch_rate: int
+    partners: int
+
+    @classmethod
+    def make(cls, *, quick: bool) -> H2Plan:
+        if quick:
+            return cls(rounds=1, duration_s=1.0, open_calls=2000, rate=1000, batch_rate=40, partners=1000)
+        return cls(rounds=3, duration_s=3.0, open_calls=5000, rate=1000, batch_rate=40, partners=10_000)
+
+    def loads(self) -> dict[str, h2load.Load]:
+        return {
+            "unary": h2load.Load(clients=4, streams=8, duration_s=self.duration_s),
+            "batch": h2load.Load(clients=2, streams=2, duration_s=self.duration_s),
+            "unary_open": h2load.Load(clients=8, streams=16, rate=self.rate, calls=self.open_calls),
+            "batch_open": h2load.Load(
+                clients=2, streams=8, rate=self.batch_rate, calls=max(2, self.open_calls * self.batch_rate // self.rate)
+            ),
+        }
+
+
+@dataclass
+class Server:
+    name: str
+    proc: Proc
+    addresses: dict[str, str]
+    metrics_url: str = ""
+
+    def cpu_s(self) -> float:
+        return self.proc.cpu_s() or 0.0
+
+
+@dataclass
+class Bodies:
+    """A new question (or batch) per run, and the share of its ids the servers never saw."""
+
+    index: Index
+    workdir: Path
+    seed: int = 1000
+    seen: set[bytes] = field(default_factory=set)
+
+    def next(self, kind: str) -> tuple[Path, bytes, float]:
+        self.seed += 1
+        if kind.startswith("batch"):
+            batch = pdp_pb2.BatchCheckRequest(requests=questions_from_index(self.index, BATCH, seed=self.seed))
+            message = batch.SerializeToString()
+        else:
+            message = questions_from_index(self.index, 1, seed=self.seed, kinds=["access"])[0].SerializeToString()
+        ids = set(_GUID.findall(message))
+        fresh = len(ids - self.seen) / len(ids) if ids else 0.0
+        self.seen |= ids
+        path = self.workdir / f"body-{self.seed}.bin"
+        path.write_bytes(h2load.grpc_frame(message))
+        return path, message, fresh
+
+
+def _handled(server: Server, method: str) -> tuple[float, float] | None:
+    if not server.metrics_url:
+        return None
+    with urllib.request.urlopen(server.metrics_url, timeout=RPC_TIMEOUT) as answer:
+        return h2load.handled(answer.read().decode(), method)
+
+
+def _real_call_ok(address: str, method: str, message: bytes) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        call = channel.unary_unary(f"/{h2load.SERVICE}/{method}")
+        try:
+            call(message, timeout=RPC_TIMEOUT)
+        except grpc.RpcError:
+            return False
+    return True
+
+
+def start_servers(procs: Procs, workdir: Path, snapshot: Path) -> dict[str, Server]:
+    servers: dict[str, Server] = {}
+    for name in SERVERS:
+        sock = f"unix:{workdir}/{name}.sock"
+        tcp = f"127.0.0.1:{free_port()}"
+        metrics = ""
+        if name == "pdp":
+            metrics = f"127.0.0.1:{free_port()}"
+            argv = serve_args(snapshot, sock, tcp, extra=["--metrics-listen", metrics])
+        elif name == "pdp-threads":
+            metrics = f"127.0.0.1:{free_port()}"
+            argv = ["-m", "benchmarks.threadpool_server", "--snapshot", str(snapshot), "--listen", sock,
+                    "--listen", tcp, "--metrics-listen", metrics]  # fmt: skip
+        else:
+            flavour = "threads" if name.endswith("threads") else "aio"
+            argv = ["-m", "benchmarks.noop_server", "--flavour", flavour, "--listen", sock, "--listen", tcp]
+        proc = procs.spawn(f"h2-{name}", argv)
+        if name == "pdp":
+            wait_serving(proc, sock)
+        else:
+            wait_connectable(proc, sock)
+        servers[name] = Server(name, proc, {"unix": sock, "tcp": tcp}, f"http://{metrics}/metrics" if metrics else "")
+    return servers
+
+
+def run_one(exe: str, server: Server, transport: str, kind: str, load: h2load.Load, bodies: Bodies,
+            workdir: Path) -> dict[str, Any]:  # fmt: skip
+    """One h2load run; its figures, the server's CPU, and whether gRPC said OK to every call."""
+    method = "BatchCheck" if kind.startswith("batch") else "Check"
+    address = server.addresses[transport]
+    body, message, fresh = bodies.next(kind)
+    call_ok = _real_call_ok(address, method, message)
+    script = log_file = ""
+    if load.open_loop:
+        script = str(workdir / "script.tsv")
+        Path(script).write_text(h2load.timing_script(load, address, method))
+        log_file = str(workdir / "calls.log")
+        Path(log_file).unlink(missing_ok=True)
+    argv = h2load.command(exe, address, method, str(body), load, script_path=script, log_path=log_file)
+    before = _handled(server, method)
+    cpu_before = server.cpu_s()
+    limit = (load.duration_s or load.calls / load.rate) * 3 + 30
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=limit, check=False)
+    cpu = server.cpu_s() - cpu_before
+    if done.returncode != 0:
+        raise SystemExit(f"h2load failed ({done.returncode}): {' '.join(argv)}\n{done.stderr[-2000:]}")
+    summary = h2load.parse_summary(done.stdout)
+    if summary.succeeded == 0:
+        raise SystemExit(f"h2load: no call succeeded: {' '.join(argv)}\n{done.stdout[-2000:]}")
+    after = _handled(server, method)
+    ok_calls = None
+    verified = call_ok
+    if before is not None and after is not None:
+        ok_calls, all_calls = round(after[0] - before[0]), round(after[1] - before[1])
+        # The thread-pool prototype's hot counters are single-thread adds: a rare add is lost.
+        tolerance = 0.001 if server.name.endswith("threads") else 0.0
+        verified = call_ok and h2load.verified(ok_calls, all_calls, summary.succeeded, tolerance=tolerance)
+    decisions = BATCH if method == "BatchCheck" else 1
+    figures: dict[str, Any] = {
+        "calls_per_s": summary.rps,
+        "decisions_per_s": summary.rps * decisions,
+        "succeeded": summary.succeeded,
+        "failed": summary.total - summary.succeeded,
+        "grpc_ok": ok_calls,
+        "verified": verified,
+        "server_cpu_us_per_call": 1e6 * cpu / summary.succeeded if summary.succeeded else None,
+        "fresh_ids": fresh,
+    }
+    if load.open_loop:
+        figures.update(h2load.latency_figures(h2load.parse_log(Path(log_file).read_text()), load))
+    return figures
+
+
+def bench_h2load(procs: Procs, workdir: Path, snapshot: Path, index: Index, plan: H2Plan) -> dict[str, Any]:
+    exe = h2load.h2load_path()
+    if exe is None:
+        log(h2load.MISSING)
+        return {"skipped": h2load.MISSING}
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    servers = start_servers(procs, workdir, snapshot)
+    bodies = Bodies(index, workdir)
+    loads = plan.loads()
+    runs: dict[str, dict[str, Any]] = {}
+    try:
+        for round_ in range(plan.rounds):
+            for transport in TRANSPORTS:
+                order = SERVERS if round_ % 2 == 0 else tuple(reversed(SERVERS))
+                for name in order:
+                    key = f"{name}/{transport}"
+                    figures = run_one(exe, servers[name], transport, "unary", loads["unary"], bodies, workdir)
+                    runs.setdefault(key, {}).setdefault("unary_rounds", []).append(figures)
+                    cpu = figures["server_cpu_us_per_call"] or 0
+                    log(f"  h2load {key} unary: {figures['calls_per_s']:,.0f} calls/s, {cpu:.0f} us CPU/call")
+        for transport in TRANSPORTS:
+            for name in SERVERS:
+                key = f"{name}/{transport}"
+                for kind in ("batch", "unary_open", "batch_open"):
+                    figures = run_one(exe, servers[name], transport, kind, loads[kind], bodies, workdir)
+                    runs[key][kind] = figures
+                    if "p99_us" in figures:
+                        log(f"  h2load {key} {kind}: {figures['achieved_rate']:,.0f}/s, p50 {figures['p50_us']:,.0f} "
+                            f"p99 {figures['p99_us']:,.0f} p99.9 {figures['p999_us']:,.0f} us")  # fmt: skip
+                    else:
+                        log(f"  h2load {key} {kind}: {figures['decisions_per_s']:,.0f} decisions/s")
+    finally:
+        for server in servers.values():
+            procs.stop(server.proc)
+    return {"h2load": version, "plan": plan.__dict__, "loads": {k: v.__dict__ for k, v in loads.items()},
+            "runs": runs, "ratios": ratios(runs, plan.rounds)}  # fmt: skip
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def ratios(runs: dict[str, dict[str, Any]], rounds: int) -> dict[str, Any]:
+    """Same-run ratios: per-round medians for the paired unary rounds, single runs otherwise."""
+    out: dict[str, Any] = {}
+
+    def per_round(a: str, b: str, key: Callable[[dict[str, Any]], float]) -> float:
+        return _median([key(x) / key(y) for x, y in zip(runs[a]["unary_rounds"], runs[b]["unary_rounds"], strict=True)])
+
+    def p99(key: str) -> float:
+        return float(runs[key]["unary_open"]["p99_us"])
+
+    for transport in TRANSPORTS:
+
+        def at(name: str, _t: str = transport) -> str:
+            return f"{name}/{_t}"
+
+        rate = lambda f: f["calls_per_s"]  # noqa: E731
+        cpu = lambda f: 1 / f["server_cpu_us_per_call"]  # noqa: E731 - calls per CPU second
+        unary = {name: _median([r["calls_per_s"] for r in runs[at(name)]["unary_rounds"]]) for name in SERVERS}
+        out[transport] = {
+            "unary_calls_per_s": unary,
+            "pdp_over_noop": per_round(at("pdp"), at("noop"), rate),
+            "pdp_over_noop_by_cpu": per_round(at("pdp"), at("noop"), cpu),
+            "threads_over_aio_pdp": per_round(at("pdp-threads"), at("pdp"), rate),
+            "threads_over_aio_pdp_by_cpu": per_round(at("pdp-threads"), at("pdp"), cpu),
+            "threads_over_aio_noop": per_round(at("noop-threads"), at("noop"), rate),
+            "pdp_threads_over_noop_threads": per_round(at("pdp-threads"), at("noop-threads"), rate),
+            "batch_over_unary": runs[at("pdp")]["batch"]["decisions_per_s"] / unary["pdp"],
+            "batch_over_unary_threads": runs[at("pdp-threads")]["batch"]["decisions_per_s"] / unary["pdp-threads"],
+            "p99_over_noop": p99(at("pdp")) / p99(at("noop")),
+            "p99_over_noop_threads": p99(at("pdp-threads")) / p99(at("noop-threads")),
+            "p99_threads_over_aio": p99(at("pdp-threads")) / p99(at("pdp")),
+        }
+    out["all_verified"] = all(
+        f["verified"] for r in runs.values() for f in [*r["unary_rounds"], *(r[k] for k in r if k != "unary_rounds")]
+    )
+    out["rounds"] = rounds
+    return out
+
+
+def build(workdir: Path, partners: int) -> tuple[Path, Index]:
+    policy = write_policy_dir(workdir / f"policy-{partners}", partners=partners, tenants=3)
+    path = workdir / f"policy-{partners}.xtsnap"
+    path.write_bytes(compile_policy_dir(policy.root).data)
+    return path, load_snapshot_file(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks/h2load_run.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one round, short runs, 1,000 partners")
+    parser.add_argument("--json", metavar="FILE", help="write the figures here")
+    args = parser.parse_args(argv)
+    if h2load.h2load_path() is None:
+        sys.stdout.write(h2load.MISSING + "\n")
+        return 0
+    plan = H2Plan.make(quick=args.quick)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="xth2-") as tmp:
+        workdir = Path(tmp)
+        log(f"policy of {plan.partners:,} partners")
+        snapshot, index = build(workdir, plan.partners)
+        procs = Procs(workdir)
+        try:
+            results = bench_h2load(procs, workdir, snapshot, index, plan)
+        finally:
+            procs.close()
+    results["duration_s"] = time.perf_counter() - t0
+    text = json.dumps(results, indent=2, default=str)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text + "\n")
+    from benchmarks.h2load_report import h2load_tables
+
+    sys.stdout.write("\n".join(h2load_tables(results)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
