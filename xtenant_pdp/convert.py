@@ -17,6 +17,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 
+from xtenant_pdp import decode
 from xtenant_pdp.admin.question import admin_action_query
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.decision import (
@@ -234,7 +235,19 @@ def _question(request: pdp_pb2.CheckRequest) -> tuple[QuestionKind, Query]:
 
 def question_from_bytes(raw: bytes) -> tuple[QuestionKind, Query]:
     """(question kind, typed question) of a serialized CheckRequest. Raises QueryError naming
-    the offending field."""
+    the offending field.
+
+    The common encoding is decoded straight into the question (decode.py); anything else,
+    errors included, takes the protobuf path below."""
+    found = decode.question(raw)
+    if found is not None:
+        return found
+    return question_via_protobuf(raw)
+
+
+def question_via_protobuf(raw: bytes) -> tuple[QuestionKind, Query]:
+    """question_from_bytes by protobuf's parser and the converters above: every encoding and
+    question kind, every error worded."""
     try:
         request = pdp_pb2.CheckRequest.FromString(raw)
     except DecodeError:

@@ -13,16 +13,19 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import random
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from xtenant_pdp import convert
+from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.bench.stats import percentile
 from xtenant_pdp.compiler import compile_policy_dir
 from xtenant_pdp.decision import AccessQuery, Decision, Query
@@ -33,6 +36,7 @@ from xtenant_pdp.loader import load_snapshot_bytes
 from xtenant_pdp.synthetic import QUESTION_KINDS, questions, write_policy_dir
 
 _perf_ns = time.perf_counter_ns
+_cpu_ns = time.thread_time_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +182,7 @@ def bench_size(partners: int, *, workdir: Path, count: int, passes: int, overhea
             return convert.error_response(exc, idx.snapshot_id)
 
     timings.append(_summarise("any, with protobuf conversion", time_calls(edge, index, requests, passes), overhead))
+    timings.extend(bench_bytes_edge(index, requests, passes=passes, seed=partners))
     return {
         "partners": partners,
         "compile_s": round(compile_s, 3),
@@ -185,6 +190,104 @@ def bench_size(partners: int, *, workdir: Path, count: int, passes: int, overhea
         "snapshot_bytes": len(compiled.data),
         "timings": [asdict(t) for t in timings],
     }
+
+
+def fresh_ids(requests: Sequence[Any], copies: int, seed: int) -> list[bytes]:
+    """``copies`` serialized copies of each request, every copy with never-seen user and group ids
+    (tenants and applications repeat, as they do in traffic): no id memo can hide their cost."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(copies):
+        for request in requests:
+            copy = pdp_pb2.CheckRequest()
+            copy.CopyFrom(request)
+            kind = copy.WhichOneof("question")
+            question = getattr(copy, kind) if kind else None
+            if question is not None and hasattr(question, "user_id"):
+                question.user_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                fresh = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in question.group_ids]
+                del question.group_ids[:]
+                question.group_ids.extend(fresh)
+            out.append(copy.SerializeToString())
+    return out
+
+
+def _cpu_per_question(fn: Callable[[Any], object], chunks: Sequence[Sequence[Any]], per: int) -> list[float]:
+    """CPU time (this thread's, so a busy shared machine's other work is not counted) per
+    question, one sample per chunk of ``per`` questions. GC off while timing."""
+    samples = []
+    gc.disable()
+    try:
+        for chunk in chunks:
+            t0 = _cpu_ns()
+            for item in chunk:
+                fn(item)
+            samples.append((_cpu_ns() - t0) / per)
+    finally:
+        gc.enable()
+    return samples
+
+
+def bench_bytes_edge(index: Index, requests: Sequence[Any], *, passes: int, seed: int) -> list[Timing]:
+    """Bytes in, bytes out, as the server does, on never-seen ids: the question read by decode.py
+    (with the protobuf path for what it declines) against the protobuf path alone, alternated
+    in one run; then BatchCheck's whole per-question cost (servicer.batch over batches of 100),
+    decision cache off and on (default size: every question a miss), each way. CPU time per
+    question, in chunks of 100."""
+    from prometheus_client import CollectorRegistry
+
+    from xtenant_pdp.config import Settings
+    from xtenant_pdp.metrics import Metrics
+    from xtenant_pdp.service import servicer as servicer_module
+    from xtenant_pdp.service.holder import SnapshotHolder
+
+    ways = {"decode.py": convert.question_from_bytes, "protobuf path": convert.question_via_protobuf}
+    sid = index.snapshot_id
+
+    def edge_with(read: Callable[[bytes], Any]) -> Callable[[bytes], object]:
+        def edge(raw: bytes) -> object:
+            try:
+                result = evaluate(index, read(raw)[1])
+            except QueryError as exc:
+                return convert.error_response(exc, sid).SerializeToString()
+            return convert.response_from_result(result, sid).SerializeToString()
+
+        return edge
+
+    def chunks(round_: int, name: str) -> list[list[bytes]]:
+        items = fresh_ids(requests, 1, seed * 1000 + round_ * 7 + len(name))
+        return [items[k : k + 100] for k in range(0, len(items) - 99, 100)]
+
+    samples: dict[str, list[float]] = {}
+    for round_ in range(passes):
+        for name in ways if round_ % 2 == 0 else reversed(list(ways)):
+            label = f"any, bytes to bytes, {name}"
+            samples.setdefault(label, []).extend(_cpu_per_question(edge_with(ways[name]), chunks(round_, name), 100))
+    for cache in (0, Settings().cache_size):
+        holder = SnapshotHolder(cache_size=cache)
+        holder.activate(index, "bench")
+        servicer = servicer_module.DecisionServicer(holder, Metrics(CollectorRegistry()))
+        for round_ in range(passes):
+            for name in ways if round_ % 2 == 0 else reversed(list(ways)):
+                batches = [b"".join(b"\x0a" + _varint(len(i)) + i for i in c) for c in chunks(round_ + 50, name)]
+                saved = servicer_module.question_from_bytes
+                servicer_module.question_from_bytes = ways[name]  # what the servicer called before decode.py
+                try:
+                    label = f"BatchCheck per question, cache {'on' if cache else 'off'}, {name}"
+                    per_batch = _cpu_per_question(servicer.batch, [[b] for b in batches], 100)
+                    samples.setdefault(label, []).extend(per_batch)
+                finally:
+                    servicer_module.question_from_bytes = saved
+    return [_summarise(label, values, 0.0) for label, values in samples.items()]
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def _row(t: dict[str, Any]) -> str:
@@ -207,6 +310,10 @@ def report(results: list[dict[str, Any]], out: Any = sys.stdout) -> None:
             f"  {r['partners']:>7} partners: access / bare reference = "
             f"{m['access'] / m['access (bare reference)']:.2f}x\n"
         )
+        for edge in ("any, bytes to bytes", "BatchCheck per question, cache off", "BatchCheck per question, cache on"):
+            fast, slow = m.get(f"{edge}, decode.py"), m.get(f"{edge}, protobuf path")
+            if fast and slow:
+                out.write(f"  {r['partners']:>7} partners: {edge}: protobuf path / decode.py = {slow / fast:.2f}x\n")
     if len(results) > 1:
         first = results[0]["partners"]
         for kind in ("access", "access, cache-warm", "access (bare reference)"):

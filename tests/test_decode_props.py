@@ -1,0 +1,152 @@
+"""decode.py, the fast way from CheckRequest bytes to a typed question, against the protobuf
+path (CheckRequest.FromString + convert's converters), which is correct by construction.
+
+For any message hypothesis builds from the descriptors (canonical or not, with unknown fields,
+bad ids and enums, several questions), the fast path either declines (None) or gives exactly
+the protobuf path's kind and question; and convert.question_from_bytes, which tries it first,
+always gives the protobuf path's answer or the same error (field and message). Questions and
+fields added to pdp.proto later are generated too, and must decline.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from google.protobuf.descriptor import FieldDescriptor
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from server_kit import question_lines
+from wire_kit import GUIDISH, check_request_bytes
+
+from xtenant_pdp import convert, decode
+from xtenant_pdp.api import pdp_pb2
+from xtenant_pdp.decision import QuestionKind
+from xtenant_pdp.errors import QueryError
+
+CHECK = pdp_pb2.CheckRequest.DESCRIPTOR
+QUESTION_FIELDS = [f for f in CHECK.fields if f.type == FieldDescriptor.TYPE_MESSAGE]
+ENUM_VALUES = st.one_of(st.integers(0, 4), st.integers(-(2**31), 2**31 - 1))
+
+
+@st.composite
+def canonical_requests(draw: st.DrawFn) -> bytes:
+    """A CheckRequest set field by field from its descriptor and serialized by protobuf: the
+    encoding every client sends, so mostly the fast path's."""
+    question = draw(st.sampled_from(QUESTION_FIELDS))
+    request = pdp_pb2.CheckRequest()
+    message = getattr(request, question.name)
+    message.SetInParent()
+    valid = st.uuids().map(str)
+    for field in question.message_type.fields:
+        if draw(st.integers(0, 9)) == 0:
+            continue  # left unset
+        ids = valid if draw(st.integers(0, 4)) else GUIDISH
+        if field.type == FieldDescriptor.TYPE_STRING and field.is_repeated:
+            getattr(message, field.name).extend(draw(st.lists(ids, max_size=6)))
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            setattr(message, field.name, draw(ids))
+        elif field.type == FieldDescriptor.TYPE_ENUM and field.is_repeated:
+            getattr(message, field.name).extend(draw(st.lists(ENUM_VALUES, max_size=5)))
+        elif field.type == FieldDescriptor.TYPE_ENUM:
+            setattr(message, field.name, draw(ENUM_VALUES))
+        elif field.type == FieldDescriptor.TYPE_BOOL:
+            setattr(message, field.name, draw(st.booleans()))
+        elif field.cpp_type in (FieldDescriptor.CPPTYPE_INT32, FieldDescriptor.CPPTYPE_INT64):
+            setattr(message, field.name, draw(st.integers(-(2**31), 2**31 - 1)))
+    return request.SerializeToString()
+
+
+@st.composite
+def any_requests(draw: st.DrawFn) -> bytes:
+    return check_request_bytes(draw, CHECK)
+
+
+def _protobuf_path(raw: bytes) -> tuple[str, object] | QueryError:
+    try:
+        return convert.question_via_protobuf(raw)
+    except QueryError as exc:
+        return exc
+
+
+def _same(fast: object, slow: object) -> None:
+    if isinstance(slow, QueryError):
+        assert isinstance(fast, QueryError), f"fast path answered {fast!r}, protobuf path: {slow}"
+        assert (fast.field, fast.message) == (slow.field, slow.message)
+        return
+    assert not isinstance(fast, QueryError), f"fast path refused ({fast}), protobuf path answered {slow!r}"
+    assert fast == slow
+    _kind, query = fast  # type: ignore[misc]
+    assert type(query) is type(slow[1])  # type: ignore[index]
+    assert all(type(a) is type(b) for a, b in zip(query, slow[1], strict=True))  # type: ignore[index]
+
+
+def _agrees(raw: bytes) -> bool:
+    """Checks both entries; True when the fast path answered."""
+    slow = _protobuf_path(raw)
+    fast = decode.question(raw)
+    if fast is not None:
+        _same(fast, slow)
+    try:
+        public: object = convert.question_from_bytes(raw)
+    except QueryError as exc:
+        public = exc
+    _same(public, slow)
+    return fast is not None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(canonical_requests())
+def test_fast_path_gives_the_protobuf_answer_on_canonical_requests(raw: bytes) -> None:
+    _agrees(raw)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(any_requests())
+def test_fast_path_gives_the_protobuf_answer_on_any_encoding(raw: bytes) -> None:
+    _agrees(raw)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(canonical_requests(), st.data())
+def test_fast_path_gives_the_protobuf_answer_on_damaged_requests(raw: bytes, data: st.DataObject) -> None:
+    if raw:
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw = raw[:i] + bytes([raw[i] ^ data.draw(st.integers(1, 255))]) + raw[i + 1 :]
+    _agrees(raw)
+
+
+@pytest.mark.parametrize("line", question_lines(), ids=lambda line: next(iter(line.split('"')[1:2])))
+def test_every_example_question_of_a_known_kind_takes_the_fast_path(line: str) -> None:
+    request = convert.request_from_json(line)
+    number = CHECK.fields_by_name[request.WhichOneof("question")].number
+    assert _agrees(request.SerializeToString()) == (number in decode.DECODERS), "a valid question fell back"
+
+
+def test_upper_case_ids_are_lower_cased_once() -> None:
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    question = pdp_pb2.IdentitySyncQuestion(source_tenant_id=ids[0].upper(), target_tenant_id=ids[1])
+    kind, query = decode.question(pdp_pb2.CheckRequest(identity_sync=question).SerializeToString())  # type: ignore[misc]
+    assert (kind, tuple(query)) == (QuestionKind.IDENTITY_SYNC, (ids[0], ids[1]))
+
+
+def _with_field_3(source: str, target: str) -> bytes:
+    inner = pdp_pb2.IdentitySyncQuestion(source_tenant_id=source, target_tenant_id=target).SerializeToString()
+    inner += b"\x18\x01"
+    return b"\x2a" + bytes([len(inner)]) + inner
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x0a",
+        b"\x0a\x80",
+        b"\x0a\x05abc",
+        b"\x3a\x00",  # a question kind added later (CheckRequest field 7): the protobuf path's
+        _with_field_3(str(uuid.uuid4()), str(uuid.uuid4())),  # a field added later to a question
+    ],
+)
+def test_fast_path_declines_what_it_does_not_know(raw: bytes) -> None:
+    assert decode.question(raw) is None
+    _agrees(raw)
