@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -30,11 +31,14 @@ from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.config import ListenAddress, Settings
 from xtenant_pdp.metrics import FLUSH_INTERVAL_S, Metrics
 from xtenant_pdp.service import ext_authz
+from xtenant_pdp.service.audit import EnforcementAudit
+from xtenant_pdp.service.decision_log import DecisionLog
 from xtenant_pdp.service.holder import SnapshotHolder
 from xtenant_pdp.service.reloader import Reloader
 from xtenant_pdp.service.rpc_metrics import InstrumentedServer
 from xtenant_pdp.service.servicer import SERVICE_NAME, DecisionServicer
 from xtenant_pdp.service.sources import PolicyDirSource, SnapshotFileSource, SnapshotSource
+from xtenant_pdp.workers import WORKER_ENV
 
 log = logging.getLogger("xtenant_pdp.server")
 
@@ -64,6 +68,7 @@ class Server:
     metrics_http: Any = None
     #: The plaintext health-only server of --health-listen (Kubernetes gRPC probes), if any.
     health_server: grpc.aio.Server | None = None
+    decision_log: DecisionLog | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def stop(self, grace_s: float | None = None, drain_s: float = 0.0) -> None:
@@ -78,6 +83,8 @@ class Server:
         await self.grpc_server.stop(self.settings.grace_period_s if grace_s is None else grace_s)
         if self.health_server is not None:
             await self.health_server.stop(0)
+        if self.decision_log is not None:  # every answered call is queued by now: drain them all
+            await asyncio.get_running_loop().run_in_executor(None, self.decision_log.close)
         self.metrics.flush()  # the last calls' counts, before the process goes
         if self.metrics_http is not None:
             self.metrics_http.shutdown()
@@ -190,10 +197,13 @@ async def start(
     metrics = Metrics(registry)
     holder = SnapshotHolder(cache_size=settings.cache_size, max_age_s=settings.max_snapshot_age_s)
     health = health_aio.HealthServicer()
+    decisions = _decision_log(settings, registry)
     for name in HEALTH_SERVICES:
         await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
-    reloader = Reloader(source_for(settings), holder, metrics, interval_s=settings.reload_interval_s)
+    reloader = Reloader(
+        source_for(settings), holder, metrics, interval_s=settings.reload_interval_s, audit=EnforcementAudit(decisions)
+    )
     reloader.on_change = _health_updater(reloader, health)
     grpc_server = grpc.aio.server(
         options=[
@@ -202,7 +212,7 @@ async def start(
             ("grpc.so_reuseport", 1 if settings.reuse_port else 0),
         ],
     )
-    servicer = DecisionServicer(holder, metrics, max_batch=settings.max_batch)
+    servicer = DecisionServicer(holder, metrics, max_batch=settings.max_batch, recorder=decisions)
     grpc_server.add_generic_rpc_handlers([servicer.handler()])  # measures itself
     # Other unary services register through the stand-in that adds the grpc_server_* metrics.
     instrumented = InstrumentedServer(grpc_server, metrics)
@@ -233,7 +243,11 @@ async def start(
     for address in settings.listen:
         if address.is_unix:
             os.chmod(address.path, settings.socket_mode)
-    server = Server(grpc_server, holder, reloader, metrics, health, settings, bound, metrics_http, health_server)
+    server = Server(
+        grpc_server, holder, reloader, metrics, health, settings, bound, metrics_http, health_server, decisions
+    )
+    if decisions is not None:
+        decisions.start()
     log.info(
         "listening",
         extra={
@@ -249,6 +263,16 @@ async def start(
     reloader.start()
     server._tasks.append(asyncio.create_task(_flush_metrics(metrics)))
     return server
+
+
+def _decision_log(settings: Settings, registry: CollectorRegistry) -> DecisionLog | None:
+    config = settings.decision_log
+    if config is None:
+        return None
+    worker = os.environ.get(WORKER_ENV)
+    if worker is not None and config.path != "-":  # --workers N: one file per worker
+        config = dataclasses.replace(config, path=f"{config.path}.worker{worker}")
+    return DecisionLog(config, registry)
 
 
 async def _flush_metrics(metrics: Metrics) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xtenant_pdp.compiler import DEFAULT_OPTIONS, CompileOptions
+from xtenant_pdp.service import decision_log
 
 ENV_PREFIX = "XTENANT_PDP_"
 DEFAULT_LISTEN = ("unix:/tmp/xtenant-pdp/pdp.sock",)
@@ -94,6 +95,8 @@ class Settings:
     trust_headers: bool = False
     #: For --policy: how the policy directory is compiled (serve takes compile's flags).
     compile_options: CompileOptions = DEFAULT_OPTIONS
+    #: --decision-log and its options; None: off.
+    decision_log: decision_log.DecisionLogSettings | None = None
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -147,6 +150,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         const="true",
         help="ext_authz: fall back to identity headers when no verified JWT payload is present",
     )
+    decision_log.add_arguments(p)
 
 
 def _pick(args: argparse.Namespace, env: Mapping[str, str], name: str) -> str | None:
@@ -191,6 +195,10 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
     setting("jwt_metadata_namespace")
     setting("jwt_payload_key")
     setting("trust_headers", lambda raw: raw.lower() in ("1", "true", "yes", "on"))
+    try:
+        values["decision_log"] = decision_log.settings_from(decision_log.pick_from(args, env, ENV_PREFIX))
+    except ValueError as exc:
+        raise ConfigError(f"--decision-log options: {exc}") from None
     settings = Settings(**values)  # type: ignore[arg-type]
     _validate(settings)
     return settings

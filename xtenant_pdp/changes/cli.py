@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from xtenant_pdp.admin.plan import add_principal_arguments
+from xtenant_pdp.changes.questions import Record
+from xtenant_pdp.changes.signins import Problem, read_signins
 from xtenant_pdp.compiler import CompileOptions
 from xtenant_pdp.errors import CompileErrors, QueryError, SnapshotLoadError
+from xtenant_pdp.graph.reader import GUID_RE
 from xtenant_pdp.index import Index
 from xtenant_pdp.loader import load_policy_dir, load_snapshot_file
 
@@ -93,6 +99,135 @@ def _principal_exit(checks: Any) -> int:
     return EXIT_ACTION_DENIED if checks and any(not c.allowed for c in checks) else EXIT_OK
 
 
+class ProblemLog:
+    """Malformed records: each reported on stderr with file and line (the first MAX_SHOWN), then counted."""
+
+    MAX_SHOWN = 100
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, problem: Problem) -> None:
+        self.count += 1
+        if self.count <= self.MAX_SHOWN:
+            sys.stderr.write(f"warning: {problem} (skipped)\n")
+
+    def close(self) -> None:
+        if self.count:
+            sys.stderr.write(f"warning: {self.count} malformed line(s) or record(s) skipped\n")
+
+
+_DURATION = re.compile(r"(\d+)([dhm])")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``30d``, ``12h``, ``90m`` before now, or an ISO date/time."""
+    now = now or datetime.now(UTC)
+    if match := _DURATION.fullmatch(text.strip()):
+        amount, unit = int(match[1]), match[2]
+        return now - timedelta(**{_UNITS[unit]: amount})
+    parsed = datetime.fromisoformat(text.strip())
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def cmd_activity(args: argparse.Namespace) -> int:
+    from xtenant_pdp.changes import activity
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError:
+        sys.stderr.write(f"error: --since: expected e.g. 30d, 12h or an ISO date, got {args.since!r}\n")
+        return EXIT_USAGE
+    if not GUID_RE.fullmatch(args.tenant) or (args.external_tenant and not GUID_RE.fullmatch(args.external_tenant)):
+        sys.stderr.write("error: --tenant and --external-tenant take tenant ids (GUIDs)\n")
+        return EXIT_USAGE
+    problems = ProblemLog()
+    direction = activity.AccessDirection(args.direction.capitalize()) if args.direction else None
+    rows = activity.summarize(
+        read_signins(args.sources, problems),
+        args.tenant,
+        direction=direction,
+        external_tenant=args.external_tenant,
+        since=since,
+    )
+    problems.close()
+    if args.format == "json":
+        sys.stdout.write(json.dumps([r.to_dict() for r in rows], indent=2) + "\n")
+    elif args.format == "csv":
+        sys.stdout.write(activity.to_csv(rows))
+    else:
+        sys.stdout.write(activity.to_table(rows))
+    if args.html:
+        try:
+            Path(args.html).write_text(activity.to_html(rows, args.tenant.lower()), encoding="utf-8")
+        except OSError as exc:
+            sys.stderr.write(f"error: cannot write {args.html}: {exc.strerror or exc}\n")
+            return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _records(args: argparse.Namespace, old: Index, new: Index, problems: ProblemLog) -> Iterator[Record]:
+    from xtenant_pdp.changes.questions import read_records
+
+    known = sorted(frozenset(old.tenants) | frozenset(new.tenants))
+    local = args.tenant.lower() if args.tenant else (known[0] if len(known) == 1 else None)
+    return read_records(args.sources, local, problems)
+
+
+def _load_two(old: str, new: str) -> tuple[Index, Index] | int:
+    try:
+        return load_policy(old), load_policy(new)
+    except PolicyLoadError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return exc.code
+
+
+def cmd_impact(args: argparse.Namespace) -> int:
+    from xtenant_pdp.changes.impact import impact, report_lines
+
+    loaded = _load_two(args.old, args.new)
+    if isinstance(loaded, int):
+        return loaded
+    problems = ProblemLog()
+    result = impact(*loaded, _records(args, *loaded, problems))
+    problems.close()
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    else:
+        sys.stdout.write("\n".join(report_lines(result)) + "\n")
+    if result.totals.lost and not args.allow_loss:
+        sys.stderr.write(f"error: {result.totals.lost} recorded access(es) would be lost (--allow-loss to accept)\n")
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from xtenant_pdp.changes.plan import make_plan
+
+    loaded = _load_two(args.old, args.new)
+    if isinstance(loaded, int):
+        return loaded
+    problems = ProblemLog()
+    plan = make_plan(*loaded, _records(args, *loaded, problems) if args.sources else None)
+    problems.close()
+    if args.format == "json":
+        sys.stdout.write(json.dumps(plan.to_dict(), indent=2) + "\n")
+    else:
+        sys.stdout.write(plan.report())
+    return EXIT_FAILURE if plan.loses_access and not args.allow_loss else EXIT_OK
+
+
+def _add_replay_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tenant",
+        metavar="LOCAL",
+        help="the local tenant whose sign-in exports these are (needed when the policies hold several tenants)",
+    )
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--allow-loss", action="store_true", help="exit 0 even when recorded access would be lost")
+
+
 def register(sub: Any) -> None:
     """Add the subcommands to the main parser's subparsers."""
     p = sub.add_parser("diff", help="every changed property between two policies, with the role action it needs")
@@ -101,3 +236,28 @@ def register(sub: Any) -> None:
     p.add_argument("--format", choices=["text", "json"], default="text")
     add_principal_arguments(p)
     p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("activity", help="cross-tenant sign-in activity per external tenant (Graph sign-in exports)")
+    p.add_argument("--tenant", required=True, metavar="LOCAL", help="the local tenant id")
+    p.add_argument("--direction", choices=["inbound", "outbound"])
+    p.add_argument("--external-tenant", metavar="ID")
+    p.add_argument("--since", metavar="AGE", help="only sign-ins newer than this (30d, 12h, or an ISO date)")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("--html", metavar="REPORT.html", help="also write a self-contained HTML report with charts")
+    p.add_argument("sources", nargs="+", metavar="SOURCES", help="Graph sign-in pages, JSON lines or portal CSV")
+    p.set_defaults(func=cmd_activity)
+
+    p = sub.add_parser("impact", help="replay recorded sign-ins and decisions against two policies; exit 1 on loss")
+    p.add_argument("--from", dest="old", required=True, metavar="OLD", help="policy folder or snapshot in force")
+    p.add_argument("--to", dest="new", required=True, metavar="NEW", help="the policy to roll out")
+    _add_replay_options(p)
+    p.add_argument("sources", nargs="+", metavar="SOURCES", help="sign-in exports and decision logs")
+    p.set_defaults(func=cmd_impact)
+
+    p = sub.add_parser("plan", help="diff + required role actions + impact on recorded sign-ins, one report")
+    _add_replay_options(p)
+    # Options go before the paths: argparse cannot take options between NEW and SOURCES.
+    p.add_argument("old", metavar="OLD", help="policy folder or snapshot in force")
+    p.add_argument("new", metavar="NEW", help="the policy to roll out")
+    p.add_argument("sources", nargs="*", metavar="SOURCES", help="sign-in exports and decision logs")
+    p.set_defaults(func=cmd_plan)

@@ -2,15 +2,14 @@
 
 ``Answer`` is the one value that flows from "evaluate -> convert" to "record": the response
 bytes, the question kind, the decision (None: the question was malformed) and whether the
-decision cache answered. A ``Recorder`` (the decision log) receives each answer with its
-typed question; it must only enqueue (bounded), never block or raise into the call.
+decision cache answered. A ``Recorder`` (the decision log) receives each answered call.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
-from xtenant_pdp.decision import Decision, Query, QuestionKind
+from xtenant_pdp.decision import Decision, QuestionKind
 
 
 class Answer(NamedTuple):
@@ -24,8 +23,12 @@ class Answer(NamedTuple):
 
 
 class Recorder(Protocol):
-    """Where answered questions go besides the metrics (the decision log's bounded queue).
+    """Where answered calls go besides the metrics (the decision log's bounded queue).
 
-    ``query`` is None on a cache hit (the question was not decoded) and for a malformed one."""
+    It gets the request and answer bytes the call already holds, not typed values: a cache hit
+    decodes no question, and decoding both messages on the writer thread keeps the hot path at
+    one append. It must only enqueue (bounded), never block or raise into the call."""
 
-    def record(self, answer: Answer, query: Query | None) -> None: ...
+    def record(self, raw: bytes, payload: bytes, latency_s: float) -> None: ...
+
+    def record_batch(self, raw: bytes, payload: bytes, mean_latency_s: float) -> None: ...

@@ -161,6 +161,7 @@ class Reloader:
         *,
         interval_s: float = 2.0,
         on_change: Callable[[], None] = lambda: None,
+        audit: Callable[[Index, Index], object] | None = None,
     ) -> None:
         self.source = source
         self.holder = holder
@@ -170,6 +171,8 @@ class Reloader:
         self.staleness = StalenessWatch(holder, metrics, self._changed)
         #: False while the poll task is dead and waiting to be restarted: health NOT_SERVING.
         self.running = True
+        #: Called with (previous, new) index after each activation that replaces one, on a worker thread.
+        self.audit = audit
         self._last_fingerprint: object = None
         self._wake = asyncio.Event()
         self._force = False
@@ -299,6 +302,8 @@ class Reloader:
         del data
         previous = self.holder.current
         active = self._activate(index)
+        if active is not None and previous is not None and self.audit is not None:
+            await self._audit(previous.index, index)
         # Whichever index no longer serves is freed a slice at a time on the loop: dropped at
         # once, 100,000 partners take 0.25 s of deallocation with the GIL held.
         if active is None:
@@ -313,6 +318,15 @@ class Reloader:
             self._releasing.add(task)
             task.add_done_callback(self._releasing.discard)
         return active
+
+    async def _audit(self, before: Index, after: Index) -> None:
+        """The change of what is enforced, on record (service/audit.py), off the loop and before
+        the old index is freed."""
+        try:
+            with _serving_thread_favoured():
+                await off_loop(functools.partial(self.audit, before, after), name="xtenant-pdp audit")
+        except Exception:
+            log.exception("audit of the snapshot change failed; the new snapshot serves")
 
     def _reject(self, exc: Exception) -> None:
         self.metrics.snapshot_load_failures.inc()

@@ -25,7 +25,7 @@ from xtenant_pdp.errors import QueryError
 from xtenant_pdp.evaluator import STALE_SNAPSHOT, evaluate
 from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service import wire
-from xtenant_pdp.service.answer import Answer
+from xtenant_pdp.service.answer import Answer, Recorder
 from xtenant_pdp.service.holder import Active, SnapshotHolder
 from xtenant_pdp.service.rpc_metrics import measured
 
@@ -58,8 +58,12 @@ def invalid_argument_status(error: QueryError) -> Any:
 class DecisionServicer:
     """Answers from ``holder.current``; every answer names the snapshot that gave it."""
 
-    def __init__(self, holder: SnapshotHolder, metrics: Metrics, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, holder: SnapshotHolder, metrics: Metrics, *, max_batch: int = MAX_BATCH, recorder: Recorder | None = None
+    ) -> None:
         self._holder = holder
+        #: The decision log's record step (service/decision_log.py), or None.
+        self._recorder = recorder
         self._metrics = metrics
         self._max_batch = max_batch
         self._observe = metrics.observe_decision
@@ -110,7 +114,10 @@ class DecisionServicer:
         if hit is not None:
             (self._hit if hit else self._miss).n += 1
         self._counters[(answer.kind, answer.decision)].n += 1
-        self._observe(_perf() - start)
+        elapsed = _perf() - start
+        self._observe(elapsed)
+        if self._recorder is not None:
+            self._recorder.record(raw, answer.payload, elapsed)
         return answer.payload
 
     def _active(self) -> Active:
@@ -171,8 +178,12 @@ class DecisionServicer:
             append(payload)
         self._hit.n += hits
         self._miss.n += misses
-        self._observe_many((_perf() - start) / len(items), len(items))
-        return wire.join_items(answers, expected=len(items))
+        mean = (_perf() - start) / len(items)
+        self._observe_many(mean, len(items))
+        joined = wire.join_items(answers, expected=len(items))
+        if self._recorder is not None:
+            self._recorder.record_batch(raw, joined, mean)
+        return joined
 
     async def BatchCheck(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:  # noqa: N802
         return await _guard(context, lambda: self.batch(raw), self._metrics)
