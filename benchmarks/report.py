@@ -216,7 +216,7 @@ def figure_tables(results: dict[str, Any]) -> list[str]:
             f"p99.9 {f['noop/unix']['p999_us']:,.0f} us.",
             f"* one call in flight (the round-trip floor), unix: product p50 {rt['pdp/unix']['p50_us']:,.0f} us, "
             f"no-op p50 {rt['noop/unix']['p50_us']:,.0f} us ({rt['noop/unix']['rps']:,.0f} calls/s).",
-            f"* decision cache on (the default, {c['size']:,} entries; pre-warmed, so every question is a hit) / off: "
+            f"* decision cache on (the default, {c['size']:,} bytes; pre-warmed, so every question is a hit) / off: "
             f"server CPU per unary call "
             f"{c['unary_cpu_ratio']:.2f}x; unary {c['unary_ratio']:.2f}x "
             f"({mean_of(c['on']['unary'], 'rps'):,.0f} against {mean_of(c['off']['unary'], 'rps'):,.0f} calls/s), "

@@ -267,7 +267,7 @@ def bench_servers(
     }
     procs.stop(noop)
 
-    log(f"  decision cache: the default ({default_cache_size():,} entries) against --cache-size 0, pre-warmed")
+    log(f"  decision cache: the default ({default_cache_size():,} bytes) against --cache-size 0, pre-warmed")
     # Unary on and off: the rounds above, where the two ran back to back.
     cache: dict[str, Any] = {"on": {"unary": runs["pdp+cache/unix"]}, "off": {"unary": runs["pdp/unix"]}}
     cache["off"]["batch100"] = batch

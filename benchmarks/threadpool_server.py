@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     registry = CollectorRegistry()
     metrics = Metrics(registry)
-    holder = SnapshotHolder(cache_size=0)
+    holder = SnapshotHolder()
     holder.activate(load_snapshot_file(args.snapshot), str(args.snapshot))
     servicer = DecisionServicer(holder, metrics)
     server = thread_server(args.threads)

@@ -154,14 +154,15 @@ def bench_edge(index: Index, requests: Sequence[pdp_pb2.CheckRequest], overhead:
     from prometheus_client import CollectorRegistry
 
     from xtenant_pdp.metrics import Metrics
+    from xtenant_pdp.service.caches import CacheLimits
     from xtenant_pdp.service.holder import SnapshotHolder
     from xtenant_pdp.service.servicer import DecisionServicer
 
-    holder = SnapshotHolder(cache_size=0, max_age_s=None)
+    holder = SnapshotHolder(max_age_s=None)
     holder.activate(index, "bench")
     metrics = Metrics(CollectorRegistry())
     servicer = DecisionServicer(holder, metrics)
-    cached_holder = SnapshotHolder(cache_size=len(requests) * 2, max_age_s=None)
+    cached_holder = SnapshotHolder(limits=CacheLimits(decision_bytes=1 << 30), max_age_s=None)
     cached_holder.activate(index, "bench")
     cached_servicer = DecisionServicer(cached_holder, Metrics(CollectorRegistry()))
     raw = [r.SerializeToString() for r in requests]

@@ -32,6 +32,7 @@ from xtenant_pdp.config import ListenAddress, Settings
 from xtenant_pdp.metrics import FLUSH_INTERVAL_S, Metrics
 from xtenant_pdp.service import ext_authz
 from xtenant_pdp.service.audit import EnforcementAudit
+from xtenant_pdp.service.caches import CacheLimits
 from xtenant_pdp.service.decision_log import DecisionLog
 from xtenant_pdp.service.holder import SnapshotHolder
 from xtenant_pdp.service.reloader import Reloader
@@ -195,7 +196,12 @@ async def start(
     may fail); otherwise it is the reloader's first tick, so that a signal never waits for it."""
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics(registry)
-    holder = SnapshotHolder(cache_size=settings.cache_size, max_age_s=settings.max_snapshot_age_s)
+    limits = CacheLimits(
+        decision_bytes=settings.cache_size,
+        max_question_bytes=settings.cache_max_question,
+        memo_bytes=settings.memo_size,
+    )
+    holder = SnapshotHolder(limits=limits, max_age_s=settings.max_snapshot_age_s)
     health = health_aio.HealthServicer()
     decisions = _decision_log(settings, registry)
     for name in HEALTH_SERVICES:

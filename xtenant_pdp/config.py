@@ -23,6 +23,8 @@ DEFAULT_METRICS_LISTEN = "0.0.0.0:9464"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_SIZE = re.compile(r"^\s*(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 
 class ConfigError(ValueError):
@@ -35,6 +37,14 @@ def parse_duration(text: str) -> float:
     if not match:
         raise ValueError(f"`{text}` is not a duration (use e.g. 30s, 10m, 2h)")
     return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_size(text: str) -> int:
+    """`1048576`, `64KiB`, `4MiB`, `1GiB` -> bytes (K, M and G are binary multiples)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"`{text}` is not a size in bytes (use e.g. 65536, 64KiB, 32MiB)")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)[:1].lower()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +87,16 @@ class Settings:
     tls_client_ca: Path | None = None
     max_snapshot_age_s: float | None = None
     reload_interval_s: float = 2.0
-    cache_size: int = 10000
+    #: Decision cache bytes per snapshot generation (0: off), the largest question it keeps,
+    #: and the byte bound of each memo (service/caches.py).
+    cache_size: int = 32 << 20
+    cache_max_question: int = 2 << 10
+    memo_size: int = 4 << 20
     max_batch: int = 1000
+    #: Largest BatchCheck in bytes, and the batch work in progress at once before calls are
+    #: shed with RESOURCE_EXHAUSTED (service/work.py).
+    max_batch_bytes: int = 4 << 20
+    max_inflight_work: int = 16 << 20
     grace_period_s: float = 10.0
     shutdown_delay_s: float = 1.0
     workers: int = 1
@@ -130,8 +148,20 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         help="older snapshots make health NOT_SERVING and decisions fail closed (e.g. 24h)",
     )
     p.add_argument("--reload-interval", metavar="DURATION", help="how often to poll the source (default 2s)")
-    p.add_argument("--cache-size", metavar="N", help="decision cache entries per snapshot; 0 disables (default 10000)")
-    p.add_argument("--max-batch", metavar="N", help="largest BatchCheck accepted (default 1000)")
+    p.add_argument(
+        "--cache-size", metavar="BYTES", help="decision cache bytes per snapshot; 0 disables (default 32MiB)"
+    )
+    p.add_argument(
+        "--cache-max-question", metavar="BYTES", help="questions above this size are never cached (default 2KiB)"
+    )
+    p.add_argument("--memo-size", metavar="BYTES", help="bytes of each response/token memo (default 4MiB)")
+    p.add_argument("--max-batch", metavar="N", help="largest BatchCheck accepted, in questions (default 1000)")
+    p.add_argument("--max-batch-bytes", metavar="BYTES", help="largest BatchCheck accepted (default 4MiB)")
+    p.add_argument(
+        "--max-inflight-work",
+        metavar="BYTES",
+        help="BatchCheck work in progress before calls get RESOURCE_EXHAUSTED (default 16MiB)",
+    )
     p.add_argument("--grace-period", metavar="DURATION", help="time in-flight calls get on SIGTERM (default 10s)")
     p.add_argument(
         "--shutdown-delay",
@@ -186,8 +216,12 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
     setting("tls_client_ca", Path)
     setting("max_snapshot_age", parse_duration)
     setting("reload_interval", parse_duration)
-    setting("cache_size", _non_negative)
+    setting("cache_size", parse_size)
+    setting("cache_max_question", parse_size)
+    setting("memo_size", parse_size)
     setting("max_batch", _positive)
+    setting("max_batch_bytes", _positive_size)
+    setting("max_inflight_work", _positive_size)
     setting("grace_period", parse_duration)
     setting("shutdown_delay", parse_duration)
     setting("workers", _positive)
@@ -230,6 +264,13 @@ def _positive(raw: str) -> int:
     return value
 
 
+def _positive_size(raw: str) -> int:
+    value = parse_size(raw)
+    if value < 1:
+        raise ValueError(f"`{raw}` must be 1 byte or more")
+    return value
+
+
 def _log_level(raw: str) -> str:
     if raw.lower() not in ("debug", "info", "warning", "error"):
         raise ValueError(f"`{raw}` is not one of debug, info, warning, error")
@@ -249,3 +290,5 @@ def _validate(s: Settings) -> None:
         raise ConfigError("--workers > 1 shares TCP ports only: a Unix socket cannot be bound by several processes")
     if not s.listen:
         raise ConfigError("--listen needs at least one address")
+    if s.max_inflight_work < s.max_batch_bytes:
+        raise ConfigError("--max-inflight-work must be at least --max-batch-bytes (one batch must always fit)")

@@ -239,6 +239,7 @@ def bench_bytes_edge(index: Index, requests: Sequence[Any], *, passes: int, seed
     from xtenant_pdp.config import Settings
     from xtenant_pdp.metrics import Metrics
     from xtenant_pdp.service import servicer as servicer_module
+    from xtenant_pdp.service.caches import CacheLimits
     from xtenant_pdp.service.holder import SnapshotHolder
 
     ways = {"decode.py": convert.question_from_bytes, "protobuf path": convert.question_via_protobuf}
@@ -264,7 +265,7 @@ def bench_bytes_edge(index: Index, requests: Sequence[Any], *, passes: int, seed
             label = f"any, bytes to bytes, {name}"
             samples.setdefault(label, []).extend(_cpu_per_question(edge_with(ways[name]), chunks(round_, name), 100))
     for cache in (0, Settings().cache_size):
-        holder = SnapshotHolder(cache_size=cache)
+        holder = SnapshotHolder(limits=CacheLimits(decision_bytes=cache))
         holder.activate(index, "bench")
         servicer = servicer_module.DecisionServicer(holder, Metrics(CollectorRegistry()))
         for round_ in range(passes):

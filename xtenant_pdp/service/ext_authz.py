@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import grpc
 from envoy.config.core.v3 import base_pb2
@@ -45,6 +45,7 @@ from xtenant_pdp.decision import (
 from xtenant_pdp.errors import QueryError
 from xtenant_pdp.evaluator import STALE_SNAPSHOT, evaluate_gateway_caller
 from xtenant_pdp.metrics import Metrics
+from xtenant_pdp.service.caches import ByteLRU, Caches
 from xtenant_pdp.service.holder import SnapshotHolder
 from xtenant_pdp.service.rpc_metrics import InstrumentedServer
 
@@ -113,8 +114,6 @@ _INVALID_REQUEST = _REASON_NAMES[Reason.INVALID_REQUEST]
 _NO_SNAPSHOT = _REASON_NAMES[Reason.NO_SNAPSHOT]
 _NO_CLAIMS: frozenset[Claim] = frozenset()
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
-_RESPONSE_MEMO_LIMIT = 4096
-_CALLER_MEMO_LIMIT = 4096
 _ALLOW = Decision.ALLOW
 _EXT_AUTHZ = QuestionKind.EXT_AUTHZ
 _DENY = Decision.DENY
@@ -242,9 +241,6 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
         self._header_object_id = settings.header_object_id.lower()
         self._header_groups = settings.header_groups.lower()
         self._header_claims = settings.header_claims.lower()
-        self._callers: dict[bytes, Caller] = {}
-        # A route asks the same few things over and over: each distinct answer is built once.
-        self._responses: dict[tuple[Any, ...], external_auth_pb2.CheckResponse] = {}
 
     async def Check(  # noqa: N802 - gRPC names
         self, request: external_auth_pb2.CheckRequest, context: grpc.aio.ServicerContext
@@ -263,22 +259,23 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
         """The answer and its metrics label (None: the route or the PDP is broken, not the caller)."""
         active = self._holder.current
         if active is None:
-            return self._denied(code_pb2.UNAVAILABLE, http_status_pb2.ServiceUnavailable, _NO_SNAPSHOT, ""), _DENY
+            return _NO_SNAPSHOT_RESPONSE, _DENY
         snapshot_id = active.snapshot_id
+        memo = active.caches.responses
         if self._holder.stale:
             reason = _REASON_NAMES[STALE_SNAPSHOT.reason]
-            return self._denied(code_pb2.PERMISSION_DENIED, http_status_pb2.Forbidden, reason, snapshot_id), _DENY
+            return _denied(memo, code_pb2.PERMISSION_DENIED, http_status_pb2.Forbidden, reason, snapshot_id), _DENY
         attributes = request.attributes
         try:
             route = parse_route(attributes.context_extensions)
         except QueryError as exc:
-            return self._bad_route(exc.field, exc.message, snapshot_id), None
+            return _bad_route(memo, exc.field, exc.message, snapshot_id), None
         try:
-            caller = self._caller(attributes)
+            caller = self._caller(attributes, active.caches)
         except _Unauthenticated:
-            return self._unauthenticated(snapshot_id), _DENY
+            return _unauthenticated(memo, snapshot_id), _DENY
         except _IncompleteIdentity:
-            return self._forbidden(Reason.INVALID_REQUEST, snapshot_id), _DENY
+            return _forbidden(memo, Reason.INVALID_REQUEST, snapshot_id), _DENY
         # Ids are validated exactly as for DecisionService (lower-case GUIDs, group limit).
         try:
             access = AccessQuery(
@@ -292,30 +289,31 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
                 route.application_id,
             )
         except QueryError:
-            return self._unauthenticated(snapshot_id), _DENY
+            return _unauthenticated(memo, snapshot_id), _DENY
         result, trusted = evaluate_gateway_caller(active.index, access, route.required, caller.presented)
         if result.decision is _DENY:
-            return self._forbidden(result.reason, snapshot_id), _DENY
+            return _forbidden(memo, result.reason, snapshot_id), _DENY
         if trusted is not None and trusted.decision is _DENY:
-            return self._forbidden(trusted.reason, snapshot_id), _DENY
+            return _forbidden(memo, trusted.reason, snapshot_id), _DENY
         trust = trusted.trust if trusted is not None else None
-        return self._allowed(snapshot_id, result.reason, trust, bool(route.required)), _ALLOW
+        return _allowed(memo, snapshot_id, result.reason, trust, bool(route.required)), _ALLOW
 
-    def _caller(self, attributes: attribute_context_pb2.AttributeContext) -> Caller:
+    def _caller(self, attributes: attribute_context_pb2.AttributeContext, caches: Caches) -> Caller:
         """The verified JWT payload; identity headers only as the documented, opt-in fallback."""
         filter_metadata = attributes.metadata_context.filter_metadata
         if self._namespace in filter_metadata:
             fields = filter_metadata[self._namespace].fields
             if self._payload_key in fields:
                 payload = fields[self._payload_key]
-                # A token is presented many times: its bytes are the key, so an equal key is an equal payload.
+                # A token is presented many times: its bytes are the key, so an equal key is an
+                # equal payload. A token above the memo's size limit is read every time.
                 key = payload.SerializeToString()
-                caller = self._callers.get(key)
+                callers = caches.callers
+                caller = callers.peek(key)
                 if caller is None:
                     caller = caller_from_jwt(payload)
-                    if len(self._callers) >= _CALLER_MEMO_LIMIT:
-                        self._callers.clear()
-                    self._callers[key] = caller
+                    if len(key) <= caches.max_token_bytes:
+                        callers[key] = caller
                 return caller
         if not self._trust_headers:
             raise _Unauthenticated("no verified JWT payload")
@@ -331,58 +329,62 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
             frozenset({Claim.MFA}) if AMR_MFA in amr else _NO_CLAIMS,
         )
 
-    # ------------------------------------------------------------------ responses
 
-    def _bad_route(self, key: str, message: str, snapshot_id: str) -> external_auth_pb2.CheckResponse:
-        log.warning(
-            "ext_authz: route context_extensions are missing or malformed; denying",
-            extra={"context_extension": key, "error": message},
-        )
-        return self._denied(code_pb2.PERMISSION_DENIED, http_status_pb2.Forbidden, _INVALID_REQUEST, snapshot_id)
+# ---------------------------------------------------------------------- responses
+# A route asks the same few things over and over: each distinct answer is built once per
+# snapshot generation and kept in its responses memo (service/caches.py, bounded in bytes).
 
-    def _unauthenticated(self, snapshot_id: str) -> external_auth_pb2.CheckResponse:
-        return self._denied(code_pb2.UNAUTHENTICATED, http_status_pb2.Unauthorized, _INVALID_REQUEST, snapshot_id)
 
-    def _forbidden(self, reason: Reason, snapshot_id: str) -> external_auth_pb2.CheckResponse:
-        return self._denied(code_pb2.PERMISSION_DENIED, http_status_pb2.Forbidden, _REASON_NAMES[reason], snapshot_id)
+def _bad_route(memo: ByteLRU, key: str, message: str, snapshot_id: str) -> external_auth_pb2.CheckResponse:
+    log.warning(
+        "ext_authz: route context_extensions are missing or malformed; denying",
+        extra={"context_extension": key, "error": message},
+    )
+    return _denied(memo, code_pb2.PERMISSION_DENIED, http_status_pb2.Forbidden, _INVALID_REQUEST, snapshot_id)
 
-    def _remember(self, key: tuple[Any, ...], response: external_auth_pb2.CheckResponse) -> Any:
-        if len(self._responses) >= _RESPONSE_MEMO_LIMIT:
-            self._responses.clear()
-        self._responses[key] = response
-        return response
 
-    def _denied(self, grpc_code: int, http_code: int, reason: str, snapshot_id: str) -> external_auth_pb2.CheckResponse:
-        key = (grpc_code, http_code, reason, snapshot_id)
-        cached = self._responses.get(key)
-        if cached is not None:
-            return cached
-        return self._remember(key, denied_response(grpc_code, http_code, reason, snapshot_id))
+def _unauthenticated(memo: ByteLRU, snapshot_id: str) -> external_auth_pb2.CheckResponse:
+    return _denied(memo, code_pb2.UNAUTHENTICATED, http_status_pb2.Unauthorized, _INVALID_REQUEST, snapshot_id)
 
-    def _allowed(
-        self, snapshot_id: str, reason: Reason, trust: TrustDetail | None, claims_required: bool
-    ) -> external_auth_pb2.CheckResponse:
-        key = (snapshot_id, reason, trust, claims_required)
-        cached = self._responses.get(key)
-        if cached is not None:
-            return cached
-        values = {HEADER_DECISION: "allow", HEADER_REASON: _REASON_NAMES[reason], HEADER_SNAPSHOT_ID: snapshot_id}
-        if trust is not None:
-            values[HEADER_TRUST_MFA] = _flag(trust.mfa_accepted)
-            values[HEADER_TRUST_COMPLIANT_DEVICE] = _flag(trust.compliant_device_accepted)
-            values[HEADER_TRUST_HYBRID_JOINED_DEVICE] = _flag(trust.hybrid_joined_device_accepted)
-            if claims_required:
-                values[HEADER_TRUST_OUTCOME] = _OUTCOME_NAMES[trust.outcome]
-        # Envoy applies headers_to_remove AFTER headers: the headers set here overwrite a client's copy
-        # (OVERWRITE_IF_EXISTS_OR_ADD), and every reserved header not set here is removed.
-        response = external_auth_pb2.CheckResponse(
-            status=status_pb2.Status(code=code_pb2.OK),
-            ok_response=external_auth_pb2.OkHttpResponse(
-                headers=[_header(name, value) for name, value in values.items()],
-                headers_to_remove=[name for name in RESERVED_HEADERS if name not in values],
-            ),
-        )
-        return self._remember(key, response)
+
+def _forbidden(memo: ByteLRU, reason: Reason, snapshot_id: str) -> external_auth_pb2.CheckResponse:
+    return _denied(memo, code_pb2.PERMISSION_DENIED, http_status_pb2.Forbidden, _REASON_NAMES[reason], snapshot_id)
+
+
+def _denied(
+    memo: ByteLRU, grpc_code: int, http_code: int, reason: str, snapshot_id: str
+) -> external_auth_pb2.CheckResponse:
+    key = (grpc_code, http_code, reason, snapshot_id)
+    response = memo.peek(key)
+    if response is None:
+        response = memo[key] = denied_response(grpc_code, http_code, reason, snapshot_id)
+    return response
+
+
+def _allowed(
+    memo: ByteLRU, snapshot_id: str, reason: Reason, trust: TrustDetail | None, claims_required: bool
+) -> external_auth_pb2.CheckResponse:
+    key = (snapshot_id, reason, trust, claims_required)
+    cached = memo.peek(key)
+    if cached is not None:
+        return cached
+    values = {HEADER_DECISION: "allow", HEADER_REASON: _REASON_NAMES[reason], HEADER_SNAPSHOT_ID: snapshot_id}
+    if trust is not None:
+        values[HEADER_TRUST_MFA] = _flag(trust.mfa_accepted)
+        values[HEADER_TRUST_COMPLIANT_DEVICE] = _flag(trust.compliant_device_accepted)
+        values[HEADER_TRUST_HYBRID_JOINED_DEVICE] = _flag(trust.hybrid_joined_device_accepted)
+        if claims_required:
+            values[HEADER_TRUST_OUTCOME] = _OUTCOME_NAMES[trust.outcome]
+    # Envoy applies headers_to_remove AFTER headers: the headers set here overwrite a client's copy
+    # (OVERWRITE_IF_EXISTS_OR_ADD), and every reserved header not set here is removed.
+    response = memo[key] = external_auth_pb2.CheckResponse(
+        status=status_pb2.Status(code=code_pb2.OK),
+        ok_response=external_auth_pb2.OkHttpResponse(
+            headers=[_header(name, value) for name, value in values.items()],
+            headers_to_remove=[name for name in RESERVED_HEADERS if name not in values],
+        ),
+    )
+    return response
 
 
 def denied_response(grpc_code: int, http_code: int, reason: str, snapshot_id: str) -> external_auth_pb2.CheckResponse:
@@ -409,6 +411,7 @@ def _flag(value: bool) -> str:
 
 #: Built at import, so that answering an unexpected error cannot fail in turn.
 _INTERNAL_ERROR = denied_response(code_pb2.INTERNAL, http_status_pb2.InternalServerError, _UNSPECIFIED, "")
+_NO_SNAPSHOT_RESPONSE = denied_response(code_pb2.UNAVAILABLE, http_status_pb2.ServiceUnavailable, _NO_SNAPSHOT, "")
 
 
 def register(

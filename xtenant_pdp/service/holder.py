@@ -1,8 +1,9 @@
 """HOLD: the one reference to the snapshot that answers, swapped whole, never edited.
 
 A request reads ``holder.current`` once and uses that generation to the end, so a swap in
-the middle of a batch cannot mix two snapshots. Each generation owns its decision cache: a
-swap starts an empty cache, so an old snapshot's answer can never be served after it.
+the middle of a batch cannot mix two snapshots. Each generation owns its caches
+(service/caches.py): a swap starts empty ones, so an old snapshot's answer can never be served
+after it.
 
 Staleness is a property of the generation, not a flag someone must remember to refresh: each
 ``Active`` carries the wall-clock deadline ``expires_at`` fixed at activation, and
@@ -14,13 +15,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Any
-
-from cachetools import LRUCache
+from dataclasses import dataclass
 
 from xtenant_pdp.index import Index
-from xtenant_pdp.service.answer import Answer
+from xtenant_pdp.service.caches import CacheLimits, Caches
+
+#: The holder's default: memos on, decision cache off.
+NO_DECISION_CACHE = CacheLimits(decision_bytes=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +32,8 @@ class Active:
     loaded_at: float
     #: Where it came from (file or policy directory), for logs.
     origin: str
-    #: Request bytes -> its Answer (cache_hit True); None when caching is off. Owned by this
-    #: generation only.
-    cache: LRUCache[bytes, Answer] | None = field(default=None)
-    #: Result -> its serialized CheckResponse: decisions share few distinct results, so each is
-    #: serialized once per generation (bounded; see servicer.PAYLOAD_MEMO_LIMIT).
-    payloads: dict[Any, bytes] = field(default_factory=dict)
+    #: This generation's caches and memos (bounded in bytes), dropped with it.
+    caches: Caches
     #: Wall-clock time from which this generation is stale and every decision fails closed
     #: (``--max-snapshot-age`` after the snapshot's created time; inf without that flag).
     expires_at: float = math.inf
@@ -72,11 +69,12 @@ class SnapshotHolder:
     def __init__(
         self,
         *,
-        cache_size: int = 0,
+        limits: CacheLimits = NO_DECISION_CACHE,
         max_age_s: float | None = None,
     ) -> None:
         self.current: Active | None = None
-        self.cache_size = cache_size
+        #: Byte bounds of every generation's caches; the decision cache is off unless asked for.
+        self.limits = limits
         self.max_age_s = max_age_s
         self._generation = 0
         #: Outcome of the last load attempt, for logs and GetSnapshotInfo-style diagnostics.
@@ -84,10 +82,9 @@ class SnapshotHolder:
 
     def activate(self, index: Index, origin: str) -> Active:
         self._generation += 1
-        cache: Any = LRUCache(maxsize=self.cache_size) if self.cache_size > 0 else None
         now = _now()
         expires_at = expiry(index.info.created_at.timestamp(), now, self.max_age_s)
-        active = Active(index, self._generation, now, origin, cache, expires_at=expires_at)
+        active = Active(index, self._generation, now, origin, Caches(self.limits), expires_at=expires_at)
         self.current = active  # the swap: one reference assignment
         self.last_error = None
         return active

@@ -34,7 +34,6 @@ log = logging.getLogger("xtenant_pdp.service")
 SERVICE_NAME = "xtenant.pdp.v1.DecisionService"
 #: Largest BatchCheck accepted; larger batches are INVALID_ARGUMENT (documented in README).
 MAX_BATCH = 1000
-PAYLOAD_MEMO_LIMIT = 8192
 
 _perf = time.perf_counter
 _DENY = Decision.DENY
@@ -82,24 +81,23 @@ class DecisionServicer:
         if self._holder.stale:
             kind = question_from_bytes(raw)[0]  # still INVALID_ARGUMENT for a malformed question
             return Answer(self._stale_payload(active), kind, _DENY, None)
-        cache = active.cache
+        caches = active.caches
+        cache = caches.decisions
         if cache is not None:
             found = cache.get(raw)
             if found is not None:
                 return found
         kind, query = question_from_bytes(raw)
         result = evaluate(active.index, query)
-        payloads = active.payloads
-        payload = payloads.get(result)
+        payloads = caches.payloads
+        payload = payloads.peek(result)
         if payload is None:
-            payload = convert.response_from_result(result, active.snapshot_id).SerializeToString()
-            if len(payloads) >= PAYLOAD_MEMO_LIMIT:
-                payloads.clear()  # unknown tenant ids make new results: keep it bounded
-            payloads[result] = payload
+            payload = payloads[result] = convert.response_from_result(result, active.snapshot_id).SerializeToString()
         decision = result.decision
         if cache is None:
             return Answer(payload, kind, decision, None)
-        cache[raw] = Answer(payload, kind, decision, True)
+        if len(raw) <= caches.max_question_bytes:  # a padded question never fills the cache
+            cache[raw] = Answer(payload, kind, decision, True)
         return Answer(payload, kind, decision, False)
 
     @staticmethod
