@@ -51,6 +51,11 @@ def h2load_goals(h2: dict[str, Any]) -> list[dict[str, Any]]:
                          measured=r["p99_over_noop"], unit="x", target="<= 1.2x", met=r["p99_over_noop"] <= 1.2))
         rows.append(dict(goal=f"h2load: p99 at 1,000 checks/s open loop ({transport}; loaded machine)",
                          measured=p99 / 1000, unit="ms", target="<= 1 ms (quiet run)", met=p99 <= 1000))
+        for kind in ("unary", "batch"):
+            key = f"log_on_over_off_{kind}"
+            if key in r:
+                rows.append(dict(goal=f"h2load: decision log on / off, {kind} ({transport})", measured=r[key],
+                                 unit="x", target=">= 0.9x", met=r[key] >= 0.9))
     ok = bool(ratios["all_verified"])
     rows.append(dict(goal="h2load: every call answered OK in gRPC terms (server's own count)",
                      measured=1.0 if ok else 0.0, unit="", target="yes", met=ok))
@@ -81,9 +86,10 @@ def h2load_tables(h2: dict[str, Any]) -> list[str]:
         rounds = run["unary_rounds"]
         rates = sorted(r["calls_per_s"] for r in rounds)
         cpu = sorted(r["server_cpu_us_per_call"] or 0 for r in rounds)
-        batch, open_, bopen = run["batch"], run["unary_open"], run["batch_open"]
-        fresh = min(r["fresh_ids"] for r in [*rounds, batch, open_, bopen])
-        verified = all(r["verified"] for r in [*rounds, batch, open_, bopen])
+        batch, open_, bopen = run["batch"], run.get("unary_open", {}), run.get("batch_open", {})
+        every = [*rounds, batch, *([open_, bopen] if open_ else [])]
+        fresh = min(r["fresh_ids"] for r in every)
+        verified = all(r["verified"] for r in every)
         saturated = " (saturated)" if open_.get("saturated") else ""
         lines.append(
             f"| {key} | {_n(rates[len(rates) // 2])} | {_us(cpu[len(cpu) // 2])} | {_n(batch['decisions_per_s'])} | "
@@ -103,6 +109,11 @@ def h2load_tables(h2: dict[str, Any]) -> list[str]:
             f"no-op {r['threads_over_aio_noop']:.2f}x; thread-pool product / thread-pool no-op "
             f"{r['pdp_threads_over_noop_threads']:.2f}x."
         )
+        if "log_on_over_off_unary" in r:
+            lines.append(
+                f"* {transport}: decision log on / off (`serve --decision-log FILE`): unary "
+                f"{r['log_on_over_off_unary']:.2f}x, BatchCheck 100 {r['log_on_over_off_batch']:.2f}x."
+            )
     lines.append(f"* Server flavour: {flavour_verdict(ratios)}.")
     return lines
 

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,8 @@ from xtenant_pdp.loader import load_snapshot_file
 from xtenant_pdp.synthetic import write_policy_dir
 
 SERVERS = ("pdp", "pdp-threads", "noop", "noop-threads")
+#: The product with its decision log on (issue 12), where ``serve`` has the flag: unary and batch only.
+LOGGED = "pdp+log"
 TRANSPORTS = ("unix", "tcp")
 BATCH = 100
 _GUID = re.compile(rb"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -68,7 +70,7 @@ class H2Plan:
     def make(cls, *, quick: bool) -> H2Plan:
         if quick:
             return cls(rounds=1, duration_s=1.0, open_calls=2000, rate=1000, batch_rate=40, partners=1000)
-        return cls(rounds=3, duration_s=3.0, open_calls=5000, rate=1000, batch_rate=40, partners=10_000)
+        return cls(rounds=5, duration_s=2.0, open_calls=5000, rate=1000, batch_rate=40, partners=10_000)
 
     def loads(self) -> dict[str, h2load.Load]:
         return {
@@ -133,15 +135,24 @@ def _real_call_ok(address: str, method: str, message: bytes) -> bool:
     return True
 
 
-def start_servers(procs: Procs, workdir: Path, snapshot: Path) -> dict[str, Server]:
+def decision_log_supported() -> bool:
+    done = subprocess.run([sys.executable, "-m", "xtenant_pdp", "serve", "--help"], capture_output=True, text=True,
+                          check=False, timeout=60)  # fmt: skip
+    return "--decision-log" in done.stdout
+
+
+def start_servers(procs: Procs, workdir: Path, snapshot: Path, names: Sequence[str]) -> dict[str, Server]:
     servers: dict[str, Server] = {}
-    for name in SERVERS:
+    for name in names:
         sock = f"unix:{workdir}/{name}.sock"
         tcp = f"127.0.0.1:{free_port()}"
         metrics = ""
-        if name == "pdp":
+        if name in ("pdp", LOGGED):
             metrics = f"127.0.0.1:{free_port()}"
-            argv = serve_args(snapshot, sock, tcp, extra=["--metrics-listen", metrics])
+            extra = ["--metrics-listen", metrics]
+            if name == LOGGED:
+                extra += ["--decision-log", str(workdir / "decisions.jsonl")]
+            argv = serve_args(snapshot, sock, tcp, extra=extra)
         elif name == "pdp-threads":
             metrics = f"127.0.0.1:{free_port()}"
             argv = ["-m", "benchmarks.threadpool_server", "--snapshot", str(snapshot), "--listen", sock,
@@ -150,7 +161,7 @@ def start_servers(procs: Procs, workdir: Path, snapshot: Path) -> dict[str, Serv
             flavour = "threads" if name.endswith("threads") else "aio"
             argv = ["-m", "benchmarks.noop_server", "--flavour", flavour, "--listen", sock, "--listen", tcp]
         proc = procs.spawn(f"h2-{name}", argv)
-        if name == "pdp":
+        if name in ("pdp", LOGGED):
             wait_serving(proc, sock)
         else:
             wait_connectable(proc, sock)
@@ -212,14 +223,15 @@ def bench_h2load(procs: Procs, workdir: Path, snapshot: Path, index: Index, plan
         log(h2load.MISSING)
         return {"skipped": h2load.MISSING}
     version = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False).stdout.strip()
-    servers = start_servers(procs, workdir, snapshot)
+    names = (*SERVERS, LOGGED) if decision_log_supported() else SERVERS
+    servers = start_servers(procs, workdir, snapshot, names)
     bodies = Bodies(index, workdir)
     loads = plan.loads()
     runs: dict[str, dict[str, Any]] = {}
     try:
         for round_ in range(plan.rounds):
             for transport in TRANSPORTS:
-                order = SERVERS if round_ % 2 == 0 else tuple(reversed(SERVERS))
+                order = names if round_ % 2 == 0 else tuple(reversed(names))
                 for name in order:
                     key = f"{name}/{transport}"
                     figures = run_one(exe, servers[name], transport, "unary", loads["unary"], bodies, workdir)
@@ -227,9 +239,9 @@ def bench_h2load(procs: Procs, workdir: Path, snapshot: Path, index: Index, plan
                     cpu = figures["server_cpu_us_per_call"] or 0
                     log(f"  h2load {key} unary: {figures['calls_per_s']:,.0f} calls/s, {cpu:.0f} us CPU/call")
         for transport in TRANSPORTS:
-            for name in SERVERS:
+            for name in names:
                 key = f"{name}/{transport}"
-                for kind in ("batch", "unary_open", "batch_open"):
+                for kind in ("batch",) if name == LOGGED else ("batch", "unary_open", "batch_open"):
                     figures = run_one(exe, servers[name], transport, kind, loads[kind], bodies, workdir)
                     runs[key][kind] = figures
                     if "p99_us" in figures:
@@ -242,6 +254,10 @@ def bench_h2load(procs: Procs, workdir: Path, snapshot: Path, index: Index, plan
             procs.stop(server.proc)
     return {"h2load": version, "plan": plan.__dict__, "loads": {k: v.__dict__ for k, v in loads.items()},
             "runs": runs, "ratios": ratios(runs, plan.rounds)}  # fmt: skip
+
+
+def _all_runs(run: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*run["unary_rounds"], *(v for k, v in run.items() if k != "unary_rounds")]
 
 
 def _median(values: list[float]) -> float:
@@ -267,7 +283,8 @@ def ratios(runs: dict[str, dict[str, Any]], rounds: int) -> dict[str, Any]:
 
         rate = lambda f: f["calls_per_s"]  # noqa: E731
         cpu = lambda f: 1 / f["server_cpu_us_per_call"]  # noqa: E731 - calls per CPU second
-        unary = {name: _median([r["calls_per_s"] for r in runs[at(name)]["unary_rounds"]]) for name in SERVERS}
+        names = [name for name in (*SERVERS, LOGGED) if at(name) in runs]
+        unary = {name: _median([r["calls_per_s"] for r in runs[at(name)]["unary_rounds"]]) for name in names}
         out[transport] = {
             "unary_calls_per_s": unary,
             "pdp_over_noop": per_round(at("pdp"), at("noop"), rate),
@@ -282,9 +299,12 @@ def ratios(runs: dict[str, dict[str, Any]], rounds: int) -> dict[str, Any]:
             "p99_over_noop_threads": p99(at("pdp-threads")) / p99(at("noop-threads")),
             "p99_threads_over_aio": p99(at("pdp-threads")) / p99(at("pdp")),
         }
-    out["all_verified"] = all(
-        f["verified"] for r in runs.values() for f in [*r["unary_rounds"], *(r[k] for k in r if k != "unary_rounds")]
-    )
+        if at(LOGGED) in runs:
+            out[transport]["log_on_over_off_unary"] = per_round(at(LOGGED), at("pdp"), rate)
+            out[transport]["log_on_over_off_batch"] = (
+                runs[at(LOGGED)]["batch"]["decisions_per_s"] / runs[at("pdp")]["batch"]["decisions_per_s"]
+            )
+    out["all_verified"] = all(f["verified"] for r in runs.values() for f in _all_runs(r))
     out["rounds"] = rounds
     return out
 

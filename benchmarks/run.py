@@ -41,7 +41,7 @@ from benchmarks.procs import Procs  # noqa: E402
 from benchmarks.reload import bench_big_server  # noqa: E402
 from benchmarks.report import goals, print_table, write_markdown  # noqa: E402
 from benchmarks.servers import bench_servers, bench_workers  # noqa: E402
-from benchmarks.timing import SizedPolicy, bench_edge, bench_in_process, build_policy  # noqa: E402
+from benchmarks.timing import SizedPolicy, bench_admin, bench_edge, bench_in_process, build_policy  # noqa: E402
 from xtenant_pdp.bench.micro import timer_overhead_ns  # noqa: E402
 from xtenant_pdp.bench.mix import questions_from_index  # noqa: E402
 
@@ -115,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for r in results["in_process"]:
                     t = r["timings"]["evaluate"]
                     log(f"  {r['partners']:>7,}: evaluate median {t['median_ns']:.0f} ns, p99 {t['p99_ns']:.0f} ns")
+                log("adminAction against access decisions, in-process, on the example policy")
+                results["admin"] = bench_admin(overhead)
                 for n in plan.sizes:
                     if n not in (plan.server_partners, plan.big):
                         sized[n].index = None

@@ -29,6 +29,7 @@ from typing import Any
 import grpc
 from prometheus_client import CollectorRegistry, start_http_server
 
+from xtenant_pdp.errors import QueryError
 from xtenant_pdp.loader import load_snapshot_file
 from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service import servicer as servicer_module
@@ -41,7 +42,7 @@ _perf = time.perf_counter
 
 def handler(servicer: DecisionServicer, metrics: Metrics) -> grpc.GenericRpcHandler:
     """Check and BatchCheck on raw bytes, answered synchronously on the pool's threads."""
-    failure = servicer_module._failure  # the product's own mapping of errors to status codes
+    failure = getattr(servicer_module, "_failure", _failure)  # the product's own mapping, where it has one
 
     def measured(method: str, behavior: Any) -> Any:
         rpc = metrics.method(f"/{SERVICE_NAME}/{method}")
@@ -71,6 +72,12 @@ def handler(servicer: DecisionServicer, metrics: Metrics) -> grpc.GenericRpcHand
             "BatchCheck": grpc.unary_unary_rpc_method_handler(measured("BatchCheck", servicer.batch)),
         },
     )
+
+
+def _failure(exc: Exception, metrics: Metrics) -> tuple[grpc.StatusCode, str, Any]:
+    if isinstance(exc, QueryError):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(exc), ()
+    return grpc.StatusCode.INTERNAL, "internal error", ()
 
 
 class _Status(grpc.Status):

@@ -4,6 +4,7 @@ sizes interleaved, and the server's work per question stage by stage."""
 from __future__ import annotations
 
 import gc
+import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Plan
+from benchmarks.common import REPO, Plan
 from xtenant_pdp import convert
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.bench.micro import bare_access, bare_questions, time_calls
@@ -217,3 +218,36 @@ def bench_edge(index: Index, requests: Sequence[pdp_pb2.CheckRequest], overhead:
     return {"questions": len(requests), "mean_ns": stages}
 
 
+
+
+def bench_admin(overhead: float, passes: int = 2000) -> dict[str, Any] | None:
+    """The adminAction question (issue 13) against access decisions, in-process, on the example
+    policy (the one with role definitions and assignments): ``evaluate`` alone and with the
+    conversion from request bytes, per question kind, the kinds interleaved pass by pass."""
+    from xtenant_pdp.loader import load_policy_dir
+
+    examples = REPO / "xtenant_pdp" / "examples"
+    lines = [json.loads(line) for line in (examples / "questions.jsonl").read_text().splitlines() if line.strip()]
+    by_kind: dict[str, list[bytes]] = {"adminAction": [], "access": []}
+    for line in lines:
+        kind = next(iter(line))
+        if kind in by_kind:
+            by_kind[kind].append(convert.request_from_json(line).SerializeToString())
+    if not by_kind["adminAction"] or not by_kind["access"]:
+        return None
+    index = load_policy_dir(examples / "policy")
+    queries = {k: [convert.question_from_bytes(b)[1] for b in raw] for k, raw in by_kind.items()}
+    samples: dict[str, list[int]] = {}
+    for _ in range(passes // 100):  # interleaved: drift lands on both kinds
+        for kind, raw in by_kind.items():
+            samples.setdefault(f"{kind} evaluate", []).extend(time_calls(evaluate, index, queries[kind], 100))
+            samples.setdefault(f"{kind} from bytes", []).extend(
+                time_calls(lambda idx, b: evaluate(idx, convert.question_from_bytes(b)[1]), index, raw, 100)
+            )
+    timings = {key: summary_ns(values, overhead) for key, values in samples.items()}
+    return {
+        "questions": {k: len(v) for k, v in by_kind.items()},
+        "timings": timings,
+        "ratio_evaluate": timings["adminAction evaluate"]["median_ns"] / timings["access evaluate"]["median_ns"],
+        "ratio_from_bytes": timings["adminAction from bytes"]["median_ns"] / timings["access from bytes"]["median_ns"],
+    }

@@ -308,3 +308,18 @@ def test_stack_ceiling_names_the_client_that_drives_the_no_op_harder() -> None:
     faster = {"servers": {"unary": {"noop/unix": {"rps": 2000.0}, "noop/tcp": {"rps": 2000.0}}}, "h2load": h2}
     assert "`xtenant-pdp bench` drives the stack harder" in stack_ceiling(faster)
     assert stack_ceiling({"h2load": h2}) == ""
+
+
+def test_decision_log_rows_appear_when_the_run_had_the_logging_server() -> None:
+    h2 = _h2(900, 800, log_on_over_off_unary=0.95, log_on_over_off_batch=0.7)
+    h2["runs"]["pdp+log/unix"] = {
+        "unary_rounds": h2["runs"]["pdp/unix"]["unary_rounds"],
+        "batch": h2["runs"]["pdp/unix"]["batch"],
+    }
+    rows = {r["goal"]: r for r in h2load_goals(h2)}
+    assert rows["h2load: decision log on / off, unary (unix)"]["met"] is True
+    assert rows["h2load: decision log on / off, batch (tcp)"]["met"] is False
+    lines = h2load_tables(h2)
+    assert any(line.startswith("| pdp+log/unix |") for line in lines)  # no open-loop runs: still a row
+    assert any("decision log on / off (`serve --decision-log FILE`): unary 0.95x" in line for line in lines)
+    assert not any("decision log" in r["goal"] for r in h2load_goals(_h2(900, 800)))
