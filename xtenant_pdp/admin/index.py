@@ -43,6 +43,8 @@ class AdminIndex:
     tenant_id: str
     #: principal id -> lower-case action -> grant.
     by_principal: dict[str, dict[str, Grant]]
+    #: The principals (users, service principals, groups) holding any assignment.
+    principals: frozenset[str]
     #: Lower-case action -> authentication context id.
     protected: dict[str, str]
     assignments_exported: bool
@@ -72,9 +74,9 @@ def make_grant(tenant_id: str, reason: Reason, roles: tuple[RoleRef, ...], conte
     return Grant(RANK[reason], reason, roles, result, step_up)
 
 
-def merge(a: Grant | None, b: Grant, admin: AdminIndex, action: str) -> Grant:
+def merge(a: Grant, b: Grant, admin: AdminIndex, action: str) -> Grant:
     """Fold two outcomes for the same action: the lower rank wins; equal ranks name every role."""
-    if a is None or b.rank < a.rank:
+    if b.rank < a.rank:
         return b
     if a.rank < b.rank or b.roles == a.roles:
         return a
@@ -109,6 +111,7 @@ def build_admin(tenant_id: str, settings: pb.AdminSettings) -> AdminIndex:
     admin = AdminIndex(
         tenant_id=tenant_id,
         by_principal={},
+        principals=frozenset(a.principal_id for a in settings.assignments),
         protected=protected,
         assignments_exported=settings.assignments_exported,
         no_role=no_role,
