@@ -244,12 +244,13 @@ def test_check_bad_lines_get_error_lines_and_the_others_are_answered(
     answers = _answers(out)
     # Compact JSON, one answer per line.
     assert out.splitlines() == [json.dumps(a, separators=(",", ":")) for a in answers]
-    assert len(answers) == 7  # blank and whitespace-only lines are skipped
+    # One answer per input line, blank ones included, so answer N pairs with line N (issue 10 item 4).
+    assert len(answers) == len(lines) == 9
     assert answers[0] == example_engine.check(ALLOW_LINE)
     assert answers[0]["decision"] == "DECISION_ALLOW"
-    assert answers[2] == example_engine.check(DENY_LINE)
-    assert answers[6] == example_engine.check(trust_line)
-    errors = {i: answers[i] for i in (1, 3, 4, 5)}
+    assert answers[3] == example_engine.check(DENY_LINE)
+    assert answers[8] == example_engine.check(trust_line)
+    errors = {i: answers[i] for i in (1, 2, 4, 5, 6, 7)}
     for answer in errors.values():
         assert answer["decision"] == "DECISION_DENY"
         assert answer["reason"] == "REASON_INVALID_REQUEST"
@@ -257,11 +258,13 @@ def test_check_bad_lines_get_error_lines_and_the_others_are_answered(
         assert answer["error"]["code"] == "ERROR_CODE_INVALID_ARGUMENT"
         assert answer["error"]["field"]
         assert answer["snapshotId"] == example_engine.snapshot_id
-    assert errors[1]["error"]["field"] == "$"  # not JSON
-    assert errors[3]["error"]["field"] == "access.bogusField"  # unknown field
-    assert errors[4]["error"]["field"] == "access.userId"  # bad GUID
-    assert errors[4]["error"]["message"] == "`not-a-guid` is not a GUID"
-    assert errors[5]["error"]["field"] == "question"  # missing oneof
+    assert errors[1]["error"]["message"].startswith("line 2 is blank")
+    assert errors[5]["error"]["message"].startswith("line 6 is blank")  # whitespace only
+    assert errors[2]["error"]["field"] == "$"  # not JSON
+    assert errors[4]["error"]["field"] == "access.bogusField"  # unknown field
+    assert errors[6]["error"]["field"] == "access.userId"  # bad GUID
+    assert errors[6]["error"]["message"] == "`not-a-guid` is not a GUID"
+    assert errors[7]["error"]["field"] == "question"  # missing oneof
 
 
 def test_check_reads_a_text_only_stdin(
@@ -355,11 +358,13 @@ def test_check_undecodable_line_is_answered_with_an_error(
     questions.write_bytes(ALLOW_LINE.encode() + b"\n\n\xff\xfe\n" + DENY_LINE.encode() + b"\n")
     assert cli.main(["check", "--snapshot", str(snapshot_path), "--input", str(questions)]) == 1
     answers = _answers(capsys.readouterr().out)
-    assert [a["decision"] for a in answers] == ["DECISION_ALLOW", "DECISION_DENY", "DECISION_DENY"]
-    assert answers[1]["reason"] == "REASON_INVALID_REQUEST"
-    assert answers[1]["error"]["field"] == "$"
-    assert answers[1]["error"]["message"] == "line 3 is not UTF-8 text"
-    assert answers[2]["reason"] == "REASON_APPLICATION_NOT_ALLOWED"
+    # One answer per line, the blank line 2 included (issue 10 item 4).
+    assert [a["decision"] for a in answers] == ["DECISION_ALLOW", "DECISION_DENY", "DECISION_DENY", "DECISION_DENY"]
+    assert answers[1]["error"]["message"].startswith("line 2 is blank")
+    assert answers[2]["reason"] == "REASON_INVALID_REQUEST"
+    assert answers[2]["error"]["field"] == "$"
+    assert answers[2]["error"]["message"] == "line 3 is not UTF-8 text"
+    assert answers[3]["reason"] == "REASON_APPLICATION_NOT_ALLOWED"
 
 
 # --------------------------------------------------------------------------- explain

@@ -204,3 +204,10 @@ def test_compile_warns_when_the_snapshot_outgrows_a_configmap(
     err = capsys.readouterr().err
     assert f"warning: the snapshot ({out.stat().st_size:,} bytes) is over the 1 MiB a Kubernetes ConfigMap holds" in err
     assert "deploy/README.md" in err
+
+
+def test_readme_lists_every_issue_code() -> None:
+    """CI scripts rely on the codes: each one is in README's table."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    missing = [c.value for c in IssueCode if f"`{c.value}`" not in readme]
+    assert not missing

@@ -7,6 +7,7 @@ snapshot), 2 deny (explain), 3 policy compile or validation errors, 64 usage.
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import enum
 import io
@@ -163,9 +164,11 @@ def _engine(args: argparse.Namespace) -> Engine | None:
 
 
 def _question_lines(source: IO[bytes]) -> Iterator[str | QueryError]:
-    """Non-blank lines, decoded one by one: a line that is not UTF-8 gets its own error."""
+    """Every line, decoded one by one: a blank line or one that is not UTF-8 gets its own error,
+    so that answer N always belongs to line N."""
     for number, raw in enumerate(source, start=1):
         if not raw.strip():
+            yield QueryError("$", f'line {number} is blank: a question is a JSON object such as {{"access": {{...}}}}')
             continue
         try:
             yield raw.decode("utf-8")
@@ -222,13 +225,37 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
         sys.stderr.write(f"error: cannot read questions: {exc.strerror or exc}: {args.input}\n")
         return ExitCode.FAILURE
     try:
-        return _check(args, _question_lines(source))
+        echo = _Echo() if args.echo else None
+        lines = _question_lines(source)
+        return _check(args, echo.lines(lines) if echo else lines, echo)
     finally:
         if args.input:
             source.close()
 
 
-def _check(args: argparse.Namespace, lines: Iterator[str | QueryError]) -> ExitCode:
+class _Echo:
+    """--echo: each question (its JSON, else its text) rides along to its answer, in order."""
+
+    def __init__(self) -> None:
+        self._pending: collections.deque[Any] = collections.deque()
+
+    def lines(self, lines: Iterator[str | QueryError]) -> Iterator[str | QueryError]:
+        for line in lines:
+            question: Any = None
+            if not isinstance(line, QueryError):
+                try:
+                    question = json.loads(line)
+                except ValueError:
+                    question = line.rstrip("\r\n")
+            self._pending.append(question)
+            yield line
+
+    def answers(self, answers: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for answer in answers:
+            yield {"question": self._pending.popleft() if self._pending else None, **answer}
+
+
+def _check(args: argparse.Namespace, lines: Iterator[str | QueryError], echo: _Echo | None = None) -> ExitCode:
     if args.server:
         import grpc
 
@@ -244,6 +271,8 @@ def _check(args: argparse.Namespace, lines: Iterator[str | QueryError]) -> ExitC
         answers = (_local_answer(engine, line) for line in lines)
     failed = 0
     out = sys.stdout
+    if echo is not None:
+        answers = echo.answers(answers)
     for answer in answers:
         failed += "error" in answer
         out.write(json.dumps(answer, separators=(",", ":")) + "\n")
@@ -345,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="answer CheckRequest JSON lines from stdin, one response line each")
     _add_source(p, server=True)
     p.add_argument("--input", metavar="FILE", help="read questions from FILE instead of stdin")
+    p.add_argument("--echo", action="store_true", help="copy each question into its answer (`question`)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("explain", help="answer one question in human words")

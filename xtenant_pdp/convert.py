@@ -8,13 +8,14 @@ of the field (``access.groupIds[2]``); ``check`` turns that into an error respon
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
 from xtenant_pdp import decode
@@ -307,6 +308,23 @@ _STRING = FieldDescriptor.TYPE_STRING
 _ENUM = FieldDescriptor.TYPE_ENUM
 
 
+def _closest(name: str, choices: Sequence[str]) -> str | None:
+    folded = name.casefold()
+    for choice in choices:
+        if choice.casefold() == folded:
+            return choice
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _unknown_field(name: str, message: Descriptor, path: str) -> QueryError:
+    """An unknown JSON field name, with the closest real one (`externalTenantID` -> `externalTenantId`)."""
+    names = [f.json_name for f in message.fields]
+    best = _closest(name, names)
+    hint = f'did you mean "{best}"?' if best else "fields: " + ", ".join(names)
+    return QueryError(path, f'has no field named "{name}" ({hint})')
+
+
 def _check_value(field: FieldDescriptor, value: object, path: str) -> None:
     if value is None:
         return
@@ -314,6 +332,11 @@ def _check_value(field: FieldDescriptor, value: object, path: str) -> None:
         raise QueryError(path, f"must be a string, got {type(value).__name__}")
     if field.type == _ENUM and (isinstance(value, bool) or not isinstance(value, str | int)):
         raise QueryError(path, f"must be an enum name such as `{field.enum_type.values[1].name}`")
+    if field.type == _ENUM and isinstance(value, str) and value not in field.enum_type.values_by_name:
+        names = [v.name for v in field.enum_type.values if v.number != 0]
+        best = _closest(value, names) or next((n for n in names if n.endswith(f"_{value.upper()}")), None)
+        hint = f'did you mean "{best}"? ' if best else ""
+        raise QueryError(path, f'unknown value "{value}" ({hint}expected one of {", ".join(names)})')
 
 
 def _check_shape(data: object) -> None:
@@ -324,14 +347,16 @@ def _check_shape(data: object) -> None:
     top = pdp_pb2.CheckRequest.DESCRIPTOR
     for key, question in data.items():
         field = top.fields_by_camelcase_name.get(key) or top.fields_by_name.get(key)
-        if field is None or question is None:
+        if field is None:
+            raise _unknown_field(key, top, key or "$")
+        if question is None or field.message_type is None:
             continue
         if not isinstance(question, dict):
             raise QueryError(field.json_name, "must be an object")
         for name, value in question.items():
             inner = field.message_type.fields_by_camelcase_name.get(name) or field.message_type.fields_by_name.get(name)
             if inner is None:
-                continue
+                raise _unknown_field(name, field.message_type, f"{field.json_name}.{name}")
             path = f"{field.json_name}.{inner.json_name}"
             if inner.is_repeated:
                 if value is None:
