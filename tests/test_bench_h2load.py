@@ -323,3 +323,53 @@ def test_decision_log_rows_appear_when_the_run_had_the_logging_server() -> None:
     assert any(line.startswith("| pdp+log/unix |") for line in lines)  # no open-loop runs: still a row
     assert any("decision log on / off (`serve --decision-log FILE`): unary 0.95x" in line for line in lines)
     assert not any("decision log" in r["goal"] for r in h2load_goals(_h2(900, 800)))
+
+
+def test_ratios_are_medians_of_per_round_ratios() -> None:
+    from benchmarks.h2load_run import LOGGED, SERVERS, ratios
+
+    def f(calls: float, dps: float | None = None, p99: float = 1000.0) -> dict[str, object]:
+        return {"calls_per_s": calls, "decisions_per_s": dps if dps is not None else calls,
+                "server_cpu_us_per_call": 1e6 / calls, "verified": True, "p99_us": p99}  # fmt: skip
+
+    def server(unary: list[float], batch: list[tuple[float, float]], p99: float | None = None) -> dict[str, object]:
+        run: dict[str, object] = {"unary_rounds": [f(c) for c in unary], "batch_rounds": [f(c, d) for c, d in batch]}
+        if p99 is not None:
+            run["unary_open"] = f(900, p99=p99)
+        return run
+
+    runs: dict[str, dict[str, object]] = {}
+    for transport in ("unix", "tcp"):
+        # Three rounds; the machine slows down in round 2 for everyone.
+        runs[f"pdp/{transport}"] = server([900, 450, 800], [(9, 45_000), (4, 18_000), (8, 48_000)], 1200.0)
+        runs[f"noop/{transport}"] = server([1000, 500, 1000], [(10, 100_000)] * 3, 1000.0)
+        runs[f"pdp-threads/{transport}"] = server([1080, 600, 880], [(9, 90_000)] * 3, 600.0)
+        runs[f"noop-threads/{transport}"] = server([1000] * 3, [(10, 100_000)] * 3, 500.0)
+        runs[f"{LOGGED}/{transport}"] = server([810, 450, 640], [(9, 45_000), (4, 9_000), (8, 40_000)])
+    out = ratios(runs, 3)
+    unix = out["unix"]
+    assert unix["pdp_over_noop"] == pytest.approx(0.9)  # per round 0.9, 0.9, 0.8
+    assert unix["threads_over_aio_pdp"] == pytest.approx(1.2)  # per round 1.2, 1.333, 1.1
+    assert unix["batch_over_unary"] == pytest.approx(50.0)  # per round 50, 40, 60
+    assert unix["log_on_over_off_unary"] == pytest.approx(0.9)  # 0.9, 1.0, 0.8
+    assert unix["log_on_over_off_batch"] == pytest.approx(0.8333, rel=1e-3)  # 1.0, 0.5, 0.833
+    assert unix["threads_over_aio_pdp_batch"] == pytest.approx(2.0)  # 2.0, 5.0, 1.875
+    assert unix["p99_over_noop"] == pytest.approx(1.2) and unix["p99_threads_over_aio"] == pytest.approx(0.5)
+    assert unix["unary_calls_per_s"]["pdp"] == 800 and set(unix["unary_calls_per_s"]) == {*SERVERS, LOGGED}
+    assert out["all_verified"] is True and out["rounds"] == 3
+    runs["noop/tcp"]["unary_rounds"][1] = {**f(500), "verified": False}
+    assert ratios(runs, 3)["all_verified"] is False
+
+
+def test_every_run_gets_a_framed_body_with_ids_the_server_never_saw(tmp_path: Path) -> None:
+    from benchmarks.h2load_run import BATCH, Bodies
+
+    bodies = Bodies(load_policy_dir(EXAMPLE_POLICY), tmp_path)
+    seen: set[bytes] = set()
+    for kind in ["unary"] * 10 + ["batch"] * 2:
+        path, message, fresh = bodies.next(kind)
+        assert h2load.unframe(path.read_bytes()) == message
+        assert 0 < fresh <= 1
+        assert message not in seen
+        seen.add(message)
+    assert len(pdp_pb2.BatchCheckRequest.FromString(message).requests) == BATCH
