@@ -95,19 +95,19 @@ def _agrees(raw: bytes) -> bool:
     return fast is not None
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(canonical_requests())
 def test_fast_path_gives_the_protobuf_answer_on_canonical_requests(raw: bytes) -> None:
     _agrees(raw)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(any_requests())
 def test_fast_path_gives_the_protobuf_answer_on_any_encoding(raw: bytes) -> None:
     _agrees(raw)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(canonical_requests(), st.data())
 def test_fast_path_gives_the_protobuf_answer_on_damaged_requests(raw: bytes, data: st.DataObject) -> None:
     if raw:

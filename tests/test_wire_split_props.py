@@ -65,13 +65,13 @@ def _agrees(data: bytes) -> None:
     assert [pdp_pb2.CheckRequest.FromString(i) for i in items] == expected
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(batches())
 def test_issue9_D8_split_sees_the_items_protobuf_sees(data: bytes) -> None:
     _agrees(data)
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(batches(), st.data())
 def test_issue9_D8_split_refuses_what_protobuf_refuses(data: bytes, draw: st.DataObject) -> None:
     """Truncated, cut, flipped and spliced batches: either both read the same items, or the
