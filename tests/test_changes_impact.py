@@ -160,3 +160,48 @@ def test_readme_walkthrough_on_the_bundled_example(tmp_path: Path, capsys) -> No
     assert {(c["externalTenantId"], c["direction"], c["change"]) for c in out["impact"]["changes"]} == {
         (TAILSPIN, "inbound", "lost")
     }
+
+
+def test_malformed_decision_log_lines_are_reported_with_file_and_line(tmp_path: Path, capsys) -> None:
+    good = {
+        "time": "2026-11-29T10:00:00Z",
+        "kind": "access",
+        "tenantId": LOCAL,
+        "externalTenantId": A,
+        "direction": "DIRECTION_INBOUND",
+        "feature": "FEATURE_B2B_COLLABORATION",
+        "userId": U1,
+        "groupCount": 0,
+        "applicationId": APP1,
+        "decision": "DECISION_ALLOW",
+        "snapshotId": "sha256:x",
+    }
+    log = tmp_path / "decisions.log"
+    log.write_text(
+        "\n".join(
+            [
+                json.dumps(good),
+                "{not json",
+                json.dumps({**good, "direction": "SIDEWAYS"}),
+                json.dumps({**good, "groupCount": -1}),
+                "[1]",
+                json.dumps(good),
+            ]
+        )
+        + "\n"
+    )
+    old = _policy(tmp_path / "old", block_a_inbound=False)
+    new = _policy(tmp_path / "new", block_a_inbound=True)
+    assert main(["impact", "--from", str(old), "--to", str(new), "--format", "json", str(log)]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["totals"] == {
+        "records": 2,
+        "changed": 2,
+        "lost": 2,
+        "gained": 0,
+        "indeterminate": 0,
+        "users": 1,
+    }
+    for line in (2, 3, 4, 5):
+        assert f"{log}:{line}: " in captured.err
+    assert "4 malformed" in captured.err

@@ -168,3 +168,25 @@ def test_impact_replays_a_decision_log(tmp_path: Path, procs: Procs, channels: C
     replayable = sum(q.WhichOneof("question") in ("access", "collaboration") for q in questions())
     totals = json.loads(capsys.readouterr().out)["totals"]
     assert totals["records"] == replayable * (ROUNDS + BATCHES) and totals["changed"] == 0
+
+
+def test_a_failing_writer_restarts_and_loses_nothing_queued(tmp_path: Path, monkeypatch) -> None:
+    raw = questions()[0].SerializeToString()
+    payload = pdp_pb2.CheckResponse(decision=pdp_pb2.DECISION_ALLOW, snapshot_id="sha256:x").SerializeToString()
+    log = DecisionLog(DecisionLogSettings(path=str(tmp_path / "d.log")), CollectorRegistry())
+    real_drain, failures = log._drain, []
+
+    def failing_once(limit_s):
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("boom")
+        return real_drain(limit_s)
+
+    monkeypatch.setattr(log, "_drain", failing_once)
+    for _ in range(10):
+        log.record(raw, payload, 0.00001)
+    log.start()
+    wait_until(lambda: log.restarts == 1, what="the writer to restart")
+    assert log.alive
+    log.close()
+    assert len((tmp_path / "d.log").read_text().splitlines()) == 10

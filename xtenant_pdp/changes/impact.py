@@ -139,16 +139,7 @@ def impact(old: Index, new: Index, records: Iterable[Record]) -> Impact:
         outcomes = memo.get(key)
         if outcomes is None:
             if user != q.user_id:
-                q = Question(
-                    q.kind,
-                    q.tenant_id,
-                    q.external_tenant_id,
-                    q.direction,
-                    q.feature,
-                    user,
-                    q.groups_known,
-                    q.application_id,
-                )
+                q = Question(*key)  # the key is the question's fields, in order
             outcomes = memo[key] = (decide(old, q), decide(new, q))
         before, after = outcomes
         if before is Outcome.INDETERMINATE or after is Outcome.INDETERMINATE:

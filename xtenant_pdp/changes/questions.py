@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from xtenant_pdp.changes.signins import Problem, Report, SignIn, read_signins
+from xtenant_pdp.changes.signins import Problem, Report, SignIn, json_lines, read_signins
 from xtenant_pdp.decision import AccessQuery, CollaborationQuery, Decision, Direction, Feature
 from xtenant_pdp.evaluator import evaluate
 from xtenant_pdp.graph.reader import GUID_RE
@@ -167,14 +167,7 @@ def read_decision_log(path: Path, report: Report) -> Iterator[Record]:
         report(Problem(name, 0, f"cannot read: {exc.strerror or exc}"))
         return
     with source:
-        for number, line in enumerate(source, start=1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError as exc:
-                report(Problem(name, number, f"not JSON: {exc.msg}"))
-                continue
+        for number, entry in json_lines(source, name, report):
             if not isinstance(entry, dict):
                 report(Problem(name, number, "a decision log line must be a JSON object"))
                 continue

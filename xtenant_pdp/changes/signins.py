@@ -298,15 +298,19 @@ def _kind(first: str, name: str) -> str:
     return "page" if isinstance(obj, dict) and "value" in obj else "lines"
 
 
-def _read_lines(source: IO[str], name: str, report: Report) -> Iterator[SignIn]:
+def json_lines(source: IO[str], name: str, report: Report) -> Iterator[tuple[int, Any]]:
+    """(line number, value) of each non-blank line; a line that is not JSON is reported."""
     for number, text in enumerate(source, start=1):
         if not text.strip():
             continue
         try:
-            obj = json.loads(text)
+            yield number, json.loads(text)
         except json.JSONDecodeError as exc:
             report(Problem(name, number, f"not JSON: {exc.msg}"))
-            continue
+
+
+def _read_lines(source: IO[str], name: str, report: Report) -> Iterator[SignIn]:
+    for number, obj in json_lines(source, name, report):
         yield from _checked(from_graph(obj, name, number), name, number, report)
 
 
