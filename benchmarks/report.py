@@ -87,6 +87,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     if big:
         goal("100k compile", big["compile_s"], "<= 60 s", big["compile_s"] <= 60, "s")
         goal("100k load (read, verify, index)", big["load_s"], "<= 5 s", big["load_s"] <= 5, "s")
+    if big and "server" in big:
         rss = big["server"]["server_rss_bytes"]
         goal("100k server RSS after load", rss / 2**20 if rss else None, "< 1024 MiB", bool(rss and rss < GIB), "MiB")
         failed = big["server"]["failed"]
@@ -262,7 +263,7 @@ def figure_tables(results: dict[str, Any]) -> list[str]:
             "decisions/s)."
         )
     big = results.get("big")
-    if big:
+    if big and "server" in big:
         s = big["server"]
         lines += [
             "",
@@ -373,6 +374,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         "",
         "## Goals",
         "",
+        *(f"* **part `{name}` failed in this run**: {why}" for name, why in results.get("failed_parts", {}).items()),
         *goal_table(results["goals"]),
         "",
         "## Figures",

@@ -25,7 +25,8 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,17 @@ from xtenant_pdp.bench.micro import timer_overhead_ns  # noqa: E402
 from xtenant_pdp.bench.mix import questions_from_index  # noqa: E402
 
 # --------------------------------------------------------------------------- main
+
+
+def attempt(results: dict[str, Any], name: str, fn: Callable[[], Any]) -> Any:
+    """Run one part; a failure is logged and recorded, and the other parts still run (a long run
+    on a shared machine should not lose every figure to one part)."""
+    try:
+        return fn()
+    except (Exception, SystemExit) as exc:
+        log(f"part {name} failed:\n{traceback.format_exc()}")
+        results.setdefault("failed_parts", {})[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        return None
 
 
 @contextlib.contextmanager
@@ -94,8 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log(f"  compile {s.compile_s:.2f} s, snapshot {s.snapshot_bytes / 1e6:.1f} MB, load {s.load_s:.2f} s")
                 if "peers" in parts and partners in plan.peer_partners:
                     log(f"peers on {partners:,} partners")
-                    results.setdefault("peers", []).append(bench_peers(s, plan, overhead))
-                    for name, peer in results["peers"][-1]["peers"].items():
+                    peer_results = attempt(results, f"peers-{partners}", lambda s=s: bench_peers(s, plan, overhead))
+                    if peer_results is not None:
+                        results.setdefault("peers", []).append(peer_results)
+                    for name, peer in (peer_results or {"peers": {}})["peers"].items():
                         if "ratio_median" in peer:
                             log(f"  {name}: median {peer['timing']['median_ns'] / 1000:.1f} us = "
                                 f"{peer['ratio_median']:.0f}x ours")  # fmt: skip
@@ -111,12 +125,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     gc.collect()
             if "in-process" in parts:
                 log(f"in-process decision time at {', '.join(f'{n:,}' for n in plan.sizes)} partners, interleaved")
-                results["in_process"] = bench_in_process([sized[n] for n in plan.sizes], plan, overhead)
-                for r in results["in_process"]:
+                sizes = [sized[n] for n in plan.sizes]
+                inproc = attempt(results, "in-process", lambda: bench_in_process(sizes, plan, overhead))
+                if inproc is not None:
+                    results["in_process"] = inproc
+                for r in inproc or []:
                     t = r["timings"]["evaluate"]
                     log(f"  {r['partners']:>7,}: evaluate median {t['median_ns']:.0f} ns, p99 {t['p99_ns']:.0f} ns")
                 log("adminAction against access decisions, in-process, on the example policy")
-                results["admin"] = bench_admin(overhead)
+                admin = attempt(results, "admin", lambda: bench_admin(overhead))
+                if admin is not None:
+                    results["admin"] = admin
                 for n in plan.sizes:
                     if n not in (plan.server_partners, plan.big):
                         sized[n].index = None
@@ -127,20 +146,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                 requests = questions_from_index(server_policy.index, 10_000, seed=1)
                 if "servers" in parts:
                     log("the server's work per question, stage by stage, in-process")
-                    results["edge"] = bench_edge(server_policy.index, requests, overhead)
-                    for stage, ns in results["edge"]["mean_ns"].items():
+                    edge = attempt(results, "edge", lambda: bench_edge(server_policy.index, requests, overhead))
+                    if edge is not None:
+                        results["edge"] = edge
+                    for stage, ns in (edge or {"mean_ns": {}})["mean_ns"].items():
                         log(f"  {stage:<50} {ns / 1000:8.2f} us")
                     log(f"servers on the {plan.server_partners:,}-partner snapshot")
-                    results["servers"] = bench_servers(procs, workdir, server_policy.snapshot_path, requests, plan)
+                    snap = server_policy.snapshot_path
+                    got = attempt(results, "servers", lambda: bench_servers(procs, workdir, snap, requests, plan))
+                    if got is not None:
+                        results["servers"] = got
                 if "h2load" in parts:
                     log("the servers driven by h2load: product and no-op, grpc.aio and thread-pool")
                     h2plan = H2Plan.make(quick=plan.quick)
-                    results["h2load"] = bench_h2load(
-                        procs, workdir, server_policy.snapshot_path, server_policy.index, h2plan
-                    )
+                    got = attempt(results, "h2load", lambda: bench_h2load(
+                        procs, workdir, server_policy.snapshot_path, server_policy.index, h2plan))  # fmt: skip
+                    if got is not None:
+                        results["h2load"] = got
                 if "workers" in parts:
                     log("--workers 2 against --workers 1")
-                    results["workers"] = bench_workers(procs, workdir, server_policy.snapshot_path, requests, plan)
+                    snap = server_policy.snapshot_path
+                    got = attempt(results, "workers", lambda: bench_workers(procs, workdir, snap, requests, plan))
+                    if got is not None:
+                        results["workers"] = got
             if plan.big and "big" in parts:
                 big = sized[plan.big]
                 assert big.index is not None
@@ -148,7 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 big.index = None
                 gc.collect()
                 log("100,000 partners: server RSS and hot reload under load")
-                results["big"]["server"] = bench_big_server(procs, workdir, big.snapshot_path, requests, plan)
+                snap = big.snapshot_path
+                got = attempt(results, "big", lambda: bench_big_server(procs, workdir, snap, requests, plan))
+                if got is not None:
+                    results["big"]["server"] = got
         finally:
             procs.close()
     results["duration_s"] = time.perf_counter() - t_run

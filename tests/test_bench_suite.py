@@ -103,3 +103,16 @@ def test_goal_table_marks_context_rows_with_a_dash() -> None:
     assert floor.endswith("| - | - |")
     unary = next(line for line in table if line.startswith("| unary Check / no-op handler (unix)"))
     assert unary.endswith("| **no** |")
+
+
+def test_a_failing_part_is_recorded_and_the_run_goes_on() -> None:
+    from benchmarks.run import attempt
+
+    results: dict[str, object] = {}
+
+    def boom() -> None:
+        raise SystemExit("pdp not SERVING within 120s")  # how the suite's helpers give up
+
+    assert attempt(results, "servers", boom) is None
+    assert attempt(results, "h2load", lambda: {"ok": 1}) == {"ok": 1}
+    assert results == {"failed_parts": {"servers": "SystemExit: pdp not SERVING within 120s"}}
