@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from xtenant_pdp.admin.actions import (
     ACTION_RE,
@@ -88,6 +89,7 @@ _RESOURCE_ACTION_KEYS = frozenset(
 )
 _CATALOGUE_KEYS = frozenset({"source", "retrieved", "note", "value"})
 TENANT_SCOPE = "/"
+_Item = TypeVar("_Item")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,21 +262,24 @@ class RoleParser(Reader):
 
     def definitions(self, value: object) -> tuple[RoleDefinition, ...]:
         items, items_at = self.page(value, "role definitions")
+        found = (self.definition(item, items_at.child(i)) for i, item in enumerate(items))
+        return self._unique(found, "id", lambda d: d.id, "role definition", IssueCode.DUPLICATE_ROLE_DEFINITION)
+
+    def _unique(
+        self, found: Iterable[_Item | None], key_field: str, key: Callable[[_Item], str], what: str, code: IssueCode
+    ) -> tuple[_Item, ...]:
+        """The parsed items in order; a second item with the same key is an error naming the first."""
         seen: dict[str, Loc] = {}
         result = []
-        for i, item in enumerate(items):
-            found = self.definition(item, items_at.child(i))
-            if found is None:
+        for item in found:
+            if item is None:
                 continue
-            first = seen.setdefault(found.id, found.loc)
-            if first is not found.loc:
-                self.error(
-                    found.loc.child("id"),
-                    f"duplicate role definition `{found.id}` (first at {first.path})",
-                    IssueCode.DUPLICATE_ROLE_DEFINITION,
-                )
+            loc: Loc = item.loc  # type: ignore[attr-defined]
+            first = seen.setdefault(key(item), loc)
+            if first is not loc:
+                self.error(loc.child(key_field), f"duplicate {what} `{key(item)}` (first at {first.path})", code)
                 continue
-            result.append(found)
+            result.append(item)
         return tuple(result)
 
     def assignment(self, value: object, at: Loc) -> RoleAssignment | None:
@@ -325,22 +330,10 @@ class RoleParser(Reader):
 
     def resource_actions(self, value: object) -> tuple[ResourceAction, ...]:
         items, items_at = self.page(value, "resource actions")
-        seen: dict[str, Loc] = {}
-        result = []
-        for i, item in enumerate(items):
-            found = self.resource_action(item, items_at.child(i))
-            if found is None:
-                continue
-            first = seen.setdefault(found.name.lower(), found.loc)
-            if first is not found.loc:
-                self.error(
-                    found.loc.child("name"),
-                    f"duplicate resource action `{found.name}` (first at {first.path})",
-                    IssueCode.DUPLICATE_RESOURCE_ACTION,
-                )
-                continue
-            result.append(found)
-        return tuple(result)
+        found = (self.resource_action(item, items_at.child(i)) for i, item in enumerate(items))
+        return self._unique(
+            found, "name", lambda a: a.name.lower(), "resource action", IssueCode.DUPLICATE_RESOURCE_ACTION
+        )
 
     def catalogue(self, value: object) -> tuple[RoleDefinition, ...]:
         data = self.obj(value, self.root(), nullable=False)
