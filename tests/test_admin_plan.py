@@ -151,3 +151,37 @@ def test_action_check_serialises_its_answer() -> None:
     assert isinstance(check, ActionCheck)
     assert check.to_dict()["roles"] == ["Cross-tenant access administrator"]
     assert check.to_dict()["reason"] == "REASON_ADMIN_AUTHENTICATION_CONTEXT_REQUIRED"
+
+
+def test_issue13_plan_principal_reports_each_required_action(
+    change: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = change
+    args = ["plan", "--principal", PAT, "--group", PARTNER_MANAGERS, "--acrs", "c2", str(old), str(new)]
+    assert main(args) == EXIT_ACTION_DENIED
+    out = capsys.readouterr().out
+    assert "Verdict: no recorded access is lost" in out
+    assert f"principal {PAT}: 2 of 3 required action(s) allowed" in out
+    assert f"{P}default/b2bCollaboration/update: may NOT (ADMIN_NO_ROLE_GRANTS)" in out
+    assert main(["plan", "--principal", ALEX, "--acrs", "c1", "--acrs", "c2", str(old), str(new)]) == 0
+
+
+def test_issue13_plan_principal_json(change: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = change
+    code = main(["plan", "--format", "json", "--principal", ALEX, "--acrs", "c1", str(old), str(new)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == EXIT_ACTION_DENIED
+    assert report["principal"]["principalId"] == ALEX
+    by_action = {a["action"]: a for a in report["principal"]["actions"]}
+    assert set(by_action) == {r["action"] for r in report["requiredActions"]}
+    assert by_action[P + "partners/delete"]["reason"] == "REASON_ADMIN_AUTHENTICATION_CONTEXT_REQUIRED"
+    assert by_action[P + "partners/delete"]["requiredAuthenticationContextId"] == "c2"
+    assert by_action[P + "default/b2bCollaboration/update"]["decision"] == "DECISION_ALLOW"
+
+
+def test_issue13_plan_without_principal_keeps_its_report(
+    change: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = change
+    assert main(["plan", "--format", "json", str(old), str(new)]) == 0
+    assert "principal" not in json.loads(capsys.readouterr().out)

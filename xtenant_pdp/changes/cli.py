@@ -211,11 +211,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
     problems = ProblemLog()
     plan = make_plan(*loaded, _records(args, *loaded, problems) if args.sources else None)
     problems.close()
+    checks = None
+    if args.principal:
+        from xtenant_pdp.admin.plan import principal_checks, report_lines
+
+        try:
+            checks = principal_checks(loaded[0], plan.changes, args)  # the role assignments before the change
+        except QueryError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return EXIT_USAGE
     if args.format == "json":
-        sys.stdout.write(json.dumps(plan.to_dict(), indent=2) + "\n")
+        found = plan.to_dict()
+        if checks is not None:
+            found["principal"] = {"principalId": args.principal, "actions": [c.to_dict() for c in checks]}
+        sys.stdout.write(json.dumps(found, indent=2) + "\n")
     else:
         sys.stdout.write(plan.report())
-    return EXIT_FAILURE if plan.loses_access and not args.allow_loss else EXIT_OK
+        if checks is not None:
+            sys.stdout.write("\n".join(report_lines(args.principal, checks)) + "\n")
+    if plan.loses_access and not args.allow_loss:
+        return EXIT_FAILURE
+    return _principal_exit(checks)
 
 
 def _add_replay_options(p: argparse.ArgumentParser) -> None:
@@ -260,4 +276,5 @@ def register(sub: Any) -> None:
     p.add_argument("old", metavar="OLD", help="policy folder or snapshot in force")
     p.add_argument("new", metavar="NEW", help="the policy to roll out")
     p.add_argument("sources", nargs="*", metavar="SOURCES", help="sign-in exports and decision logs")
+    add_principal_arguments(p)
     p.set_defaults(func=cmd_plan)
