@@ -322,7 +322,7 @@ def test_check_with_unreadable_snapshot_exits_1(tmp_path: Path, capsys: pytest.C
     assert cli.main(["check", "--snapshot", str(missing), "--input", str(QUESTIONS)]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.startswith(f"error: {missing}: cannot read snapshot")
+    assert captured.err == f"error: {missing}: does not exist\n"  # issue 10 item 5: one line that says so
 
 
 @pytest.mark.parametrize("command", ["check", "explain"])

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from ingest_kit import GRAPH_ERROR, PARTNER_ID, TENANT_ID, partners_body, real_tenant, write
 
+from xtenant_pdp import cli
 from xtenant_pdp.compiler import compile_policy_dir
 from xtenant_pdp.errors import CompileErrors, IssueCode
 from xtenant_pdp.graph.files import TENANT_FILES, EncodingProblem, decode
@@ -176,3 +177,21 @@ def test_D11_tenant_ids_of_the_real_bodies(tmp_path: Path) -> None:
     [tenant] = result.tenants
     assert tenant.tenant_id == TENANT_ID
     assert PARTNER_ID in {p.tenant_id for p in tenant.partners}
+
+
+def test_inspect_of_a_missing_file_is_one_clean_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.xtsnap"
+    assert cli.main(["inspect", str(missing)]) == cli.ExitCode.FAILURE
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", f"error: {missing}: does not exist\n")
+
+
+def test_validate_names_a_missing_path_and_the_parent_of_a_tenant_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope"
+    assert cli.main(["validate", str(missing)]) == cli.ExitCode.INVALID_POLICY
+    assert f"error: {missing}: $: does not exist [E001]" in capsys.readouterr().err
+    root = real_tenant(tmp_path / "policy")
+    assert cli.main(["validate", str(root / "contoso")]) == cli.ExitCode.INVALID_POLICY
+    assert f"pass its parent `{root.resolve()}`" in capsys.readouterr().err

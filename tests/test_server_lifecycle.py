@@ -111,6 +111,12 @@ def test_not_serving_until_a_valid_snapshot_exists(
     )
     channel = channels.open(proc.tcp_target)
     wait_until(lambda: any(r.get("level") == "error" for r in proc.records()), what="the load error to be logged")
+    first = next(r for r in proc.records() if r.get("level") == "error")
+    if start_with == "missing":  # issue 10 item 5: it says it waits, not that a previous snapshot serves
+        assert first["msg"] == "snapshot rejected: the file does not exist (yet); NOT_SERVING, waiting for it to appear"
+        assert first["error"] == f"{path}: does not exist"
+    else:
+        assert first["msg"] == "snapshot rejected; NOT_SERVING until a valid snapshot loads"
 
     assert health_status(channel, "") == NOT_SERVING
     assert health_status(channel, SERVICE) == NOT_SERVING

@@ -27,6 +27,7 @@ from xtenant_pdp.compiler.report import add_report_options, json_report, write_r
 from xtenant_pdp.engine import Engine
 from xtenant_pdp.errors import CompileErrors, CompileIssue, QueryError, Severity, SnapshotLoadError
 from xtenant_pdp.explain import explain
+from xtenant_pdp.loader import read_regular_file
 from xtenant_pdp.progress import Progress
 from xtenant_pdp.snapshot import load as load_snapshot
 
@@ -297,8 +298,8 @@ def cmd_explain(args: argparse.Namespace) -> ExitCode:
 
 def cmd_inspect(args: argparse.Namespace) -> ExitCode:
     try:
-        info, snapshot = load_snapshot(Path(args.snapshot).read_bytes(), name=args.snapshot)
-    except (OSError, SnapshotLoadError) as exc:
+        info, snapshot = load_snapshot(read_regular_file(args.snapshot), name=args.snapshot)
+    except SnapshotLoadError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return ExitCode.FAILURE
     header = {

@@ -5,6 +5,7 @@ Exception tree::
     XtenantPdpError
     ├── CompileErrors      a policy source failed to compile; carries every CompileIssue at once
     ├── SnapshotLoadError  a snapshot file is unreadable, corrupt, truncated or of another version
+    │   └── SnapshotMissing    ... or does not exist (yet)
     └── QueryError         a question is malformed; names the request field (INVALID_ARGUMENT)
 
 Messages are lowercase, carry no trailing period and put user input in backticks.
@@ -150,6 +151,10 @@ class CompileErrors(XtenantPdpError):
 
 class SnapshotLoadError(XtenantPdpError):
     """A snapshot file cannot be used; the previous snapshot (if any) stays active."""
+
+
+class SnapshotMissing(SnapshotLoadError):
+    """The snapshot file does not exist (yet): a server waits for it, a command says so."""
 
 
 class QueryError(XtenantPdpError):

@@ -17,7 +17,7 @@ from pathlib import Path
 from xtenant_pdp import index as index_module
 from xtenant_pdp import snapshot
 from xtenant_pdp.compiler import DEFAULT_OPTIONS, CompileOptions, compile_policy_dir
-from xtenant_pdp.errors import SnapshotLoadError
+from xtenant_pdp.errors import SnapshotLoadError, SnapshotMissing
 from xtenant_pdp.index import Index
 
 
@@ -69,6 +69,8 @@ def read_regular_file(path: Path | str) -> bytes:
     path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise SnapshotMissing(f"{path}: does not exist") from None
     except OSError as exc:
         raise SnapshotLoadError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
     try:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from xtenant_pdp.errors import CompileErrors, SnapshotLoadError
+from xtenant_pdp.errors import CompileErrors, SnapshotLoadError, SnapshotMissing
 from xtenant_pdp.index import Index, release_in_slices
 from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service.holder import FUTURE_SKEW_S, Active, SnapshotHolder
@@ -338,10 +338,14 @@ class Reloader:
         self.holder.record_failure(message)
         issues = [str(i) for i in exc.issues[:20]] if isinstance(exc, CompileErrors) else []
         current = self.holder.current
+        if isinstance(exc, SnapshotMissing) and current is None:  # issue 10 item 5: nothing serves yet
+            what = "snapshot rejected: the file does not exist (yet); NOT_SERVING, waiting for it to appear"
+        elif current is not None:
+            what = "snapshot rejected; the previous snapshot keeps serving"
+        else:
+            what = "snapshot rejected; NOT_SERVING until a valid snapshot loads"
         log.error(
-            "snapshot rejected; the previous snapshot keeps serving"
-            if current is not None
-            else "snapshot rejected; NOT_SERVING until a valid snapshot loads",
+            what,
             extra={
                 "source": self.source.description,
                 "error": message,
