@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from policy_kit import GROUP, GROUP2, OTHER, RESOURCE, USER, USER2, outcome, tenant, write_policy
 
+from xtenant_pdp import snapshot as snapshot_file
 from xtenant_pdp.admin.actions import KNOWN_ACTIONS, matches
 from xtenant_pdp.compiler import compile_policy_dir
 from xtenant_pdp.engine import Engine
-from xtenant_pdp.errors import CompileErrors, IssueCode, Severity
+from xtenant_pdp.errors import CompileErrors, IssueCode, Severity, SnapshotLoadError
+from xtenant_pdp.loader import load_snapshot_bytes
 
 P = "microsoft.directory/crossTenantAccessPolicy/"
 TENANT_RELATIONSHIPS = "microsoft.directory/tenantRelationships/standard/read"
@@ -663,3 +665,48 @@ def test_D13_unknown_cross_tenant_action_in_a_definition_is_a_warning_with_did_y
     [warning] = [f for f in compile_policy_dir(root).findings if f.code is IssueCode.INVALID_RESOURCE_ACTION]
     assert warning.severity is Severity.WARNING
     assert warning.hint == 'did you mean "microsoft.directory/crossTenantAccessPolicy/partners/create"?'
+
+
+# --------------------------------------------------------------------------- snapshot
+
+
+@pytest.mark.parametrize("fault", ["role-index", "no-roles"])
+def test_D13_snapshot_whose_assignment_names_no_role_is_a_load_error(tmp_path: Path, fault: str) -> None:
+    """A broken (or hostile) compiler's snapshot: hash-consistent, but an assignment points past the
+    roles. It never becomes an index that could answer."""
+    root = write_roles(tmp_path / "policy", [definition(allowed=SEED_READER)], [assignment()])
+    result = compile_policy_dir(root)
+    body = result.snapshot
+    admin = body.tenants[0].admin
+    if fault == "role-index":
+        admin.assignments[0].role = 7
+    else:
+        del admin.roles[:]
+    data = snapshot_file.dump(body, source_digest="0" * 64)
+    with pytest.raises(SnapshotLoadError) as caught:
+        load_snapshot_bytes(data, name="broken.xtsnap")
+    assert str(caught.value).startswith("broken.xtsnap: ")
+
+
+def test_D13_a_graph_beta_role_definitions_body_loads_verbatim(tmp_path: Path) -> None:
+    """The shape GET /beta/roleManagement/directory/roleDefinitions returns (trimmed): built-ins with
+    `inheritsPermissionsFrom` and its `@odata.context`, `$ResourceIsSelf` conditions, dotted and
+    hyphenated action names of other namespaces."""
+    body = json.loads((Path(__file__).parent / "testdata" / "graph" / "roleDefinitions-beta.json").read_text())
+    root = write_roles(
+        tmp_path / "policy",
+        body["value"],
+        [assignment(role=TEAMS_ADMINISTRATOR), assignment(USER2, "5d6b6bb7-de71-4623-b4af-96380a352509")],
+    )
+    result = compile_policy_dir(root)
+    assert not [f for f in result.findings if f.severity is not Severity.INFO]  # conditions hold no cross-tenant action
+    engine = Engine.from_policy_dir(root)
+    assert outcome(ask(engine, P + "partners/create")) == ("ALLOW", "ADMIN_ACTION_ALLOWED")
+    assert role_names(ask(engine, P + "partners/create")) == ["Teams Administrator"]
+    assert outcome(ask(engine, P + "partners/delete")) == ("DENY", "ADMIN_NO_ROLE_GRANTS")
+    # Inherited from Directory Readers (inheritsPermissionsFrom).
+    assert outcome(ask(engine, "microsoft.directory/roleAssignments/standard/read")) == (
+        "ALLOW",
+        "ADMIN_ACTION_ALLOWED",
+    )
+    assert outcome(ask(engine, P + "standard/read", principal=USER2)) == ("DENY", "ADMIN_NO_ROLE_GRANTS")
