@@ -311,6 +311,69 @@ def test_2_10_cross_cloud(
         assert answer["source"] == "SOURCE_CLOUD_SETTINGS"
 
 
+# --------------------------------------------------------------------------- D12 a known tenant's cloud
+
+COMMERCIAL_CLOUD = "microsoftonline.com"
+D12_SPEC = {
+    # The resource enables US Government and adds GOV as a partner: GOV (known, in Gov) may collaborate.
+    "r": tenant(RESOURCE, partners=[partner(GOV), partner(CHINA)], allowed_clouds=[GOV_CLOUD]),
+    "g": tenant(GOV, cloud=GOV_CLOUD, allowed_clouds=[COMMERCIAL_CLOUD], partners=[partner(RESOURCE)]),
+    "c": tenant(CHINA, cloud=CHINA_CLOUD),
+}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        pytest.param(access(external=CHINA), ("DENY", "CLOUD_NOT_ENABLED"), id="D12-omitted-snapshot-decides"),
+        pytest.param(
+            access(external=CHINA, cloud=CHINA_CLOUD),
+            ("DENY", "CLOUD_NOT_ENABLED"),
+            id="D12-agreeing-value-same-answer",
+        ),
+        pytest.param(access(external=GOV, cloud=GOV_CLOUD), ("ALLOW", "ACCESS_ALLOWED"), id="D12-agreeing-allow"),
+        pytest.param(
+            access(external=OTHER, cloud=GOV_CLOUD),
+            ("DENY", "CROSS_CLOUD_PARTNER_REQUIRED"),
+            id="D12-unknown-tenant-caller-value-used",
+        ),
+        pytest.param(
+            access(external=OTHER, cloud=CHINA_CLOUD), ("DENY", "CLOUD_NOT_ENABLED"), id="D12-unknown-tenant-china"
+        ),
+    ],
+)
+def test_D12_known_tenant_cloud_comes_from_snapshot(
+    tmp_path: Path, query: dict[str, object], expected: tuple[str, str]
+) -> None:
+    answer = engine(tmp_path, D12_SPEC).check(query)
+    assert outcome(answer) == expected
+    assert "error" not in answer
+
+
+@pytest.mark.parametrize(
+    ("query", "known"),
+    [
+        # CHINA is denied (cloud not enabled): claiming commercial must not make it an ALLOW.
+        pytest.param(access(external=CHINA, cloud=COMMERCIAL_CLOUD), CHINA_CLOUD, id="D12-china-claims-commercial"),
+        pytest.param(access(external=GOV, cloud=COMMERCIAL_CLOUD), GOV_CLOUD, id="D12-gov-claims-commercial"),
+        pytest.param(access(external=GOV, cloud=CHINA_CLOUD), GOV_CLOUD, id="D12-gov-claims-china"),
+        pytest.param(access(external=RESOURCE, cloud=GOV_CLOUD), COMMERCIAL_CLOUD, id="D12-same-tenant-other-cloud"),
+        pytest.param(
+            access(tenant_id=GOV, external=RESOURCE, cloud=GOV_CLOUD), COMMERCIAL_CLOUD, id="D12-from-the-gov-side"
+        ),
+    ],
+)
+def test_D12_contradicting_external_cloud_is_invalid_argument(
+    tmp_path: Path, query: dict[str, object], known: str
+) -> None:
+    answer = engine(tmp_path, D12_SPEC).check(query)
+    assert outcome(answer) == ("DENY", "INVALID_REQUEST")
+    assert answer["error"]["code"] == "ERROR_CODE_INVALID_ARGUMENT"
+    assert answer["error"]["field"] == "access.externalCloud"
+    assert f"`{known}`" in answer["error"]["message"]
+    assert "D12" in answer["error"]["message"]
+
+
 def test_2_10_same_tenant_is_not_cross_tenant(tmp_path: Path) -> None:
     pdp = engine(tmp_path, {"r": tenant(RESOURCE, default=customized_default(b2bCollaborationInbound=BLOCK_ALL))})
     assert outcome(pdp.check(access(external=RESOURCE))) == ("ALLOW", "SAME_TENANT")

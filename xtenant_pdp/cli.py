@@ -287,11 +287,10 @@ def cmd_explain(args: argparse.Namespace) -> ExitCode:
         return ExitCode.INVALID_POLICY if args.policy else ExitCode.FAILURE
     text = args.question if args.question is not None else sys.stdin.read()
     try:
-        query = convert.query_from_proto(convert.request_from_json(text))
-    except QueryError as exc:
+        result, lines = explain(engine.index, convert.query_from_proto(convert.request_from_json(text)))
+    except QueryError as exc:  # malformed, or contradicting the snapshot (D12)
         sys.stderr.write(f"error: invalid question: {exc}\n")
         return ExitCode.FAILURE
-    result, lines = explain(engine.index, query)
     sys.stdout.write(f"snapshot {engine.snapshot_id}\n" + "\n".join(lines) + "\n")
     return ExitCode.OK if result.allowed else ExitCode.DENY
 

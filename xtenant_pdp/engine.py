@@ -5,7 +5,9 @@
     answer = engine.check_proto(CheckRequest(...))   # protobuf in, protobuf out
     result = engine.evaluate(AccessQuery(...))       # typed, fastest
 
-No method raises for a bad question: it answers DENY with an INVALID_ARGUMENT error.
+`check` and `check_proto` never raise for a bad question: they answer DENY with an INVALID_ARGUMENT
+error. `evaluate` takes a valid typed question and raises QueryContradictsSnapshot (a QueryError)
+when it contradicts the snapshot (D12: an externalCloud other than a known tenant's cloud).
 """
 
 from __future__ import annotations
@@ -56,10 +58,10 @@ class Engine:
     def check_proto(self, request: pdp_pb2.CheckRequest) -> pdp_pb2.CheckResponse:
         index = self.index
         try:
-            query = convert.query_from_proto(request)
-        except QueryError as exc:
+            result = evaluate(index, convert.query_from_proto(request))
+        except QueryError as exc:  # malformed, or contradicting the snapshot (D12)
             return convert.error_response(exc, index.info.snapshot_id)
-        return convert.response_from_result(evaluate(index, query), index.info.snapshot_id)
+        return convert.response_from_result(result, index.info.snapshot_id)
 
     def check(self, request: dict[str, Any] | str) -> dict[str, Any]:
         """A CheckRequest in its JSON mapping (dict or text) -> CheckResponse as a dict."""

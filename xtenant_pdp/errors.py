@@ -7,6 +7,7 @@ Exception tree::
     ├── SnapshotLoadError  a snapshot file is unreadable, corrupt, truncated or of another version
     │   └── SnapshotMissing    ... or does not exist (yet)
     └── QueryError         a question is malformed; names the request field (INVALID_ARGUMENT)
+        └── QueryContradictsSnapshot  a well-formed question says what the snapshot knows otherwise (D12)
 
 Messages are lowercase, carry no trailing period and put user input in backticks.
 """
@@ -164,3 +165,10 @@ class QueryError(XtenantPdpError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+class QueryContradictsSnapshot(QueryError):
+    """A question states a fact the snapshot knows otherwise (D12: a known tenant's cloud).
+
+    Raised by the evaluator, which alone reads the snapshot; still INVALID_ARGUMENT naming the
+    field, never an answer: a caller's claim must not override the compiled policy."""

@@ -35,6 +35,7 @@ from xtenant_pdp.decision import (
     TrustQuery,
     supported_cloud_pair,
 )
+from xtenant_pdp.errors import QueryContradictsSnapshot
 from xtenant_pdp.index import ConfigIndex, Index, SettingIndex, TenantIndex
 
 _DENY = Decision.DENY
@@ -52,6 +53,15 @@ STALE_SNAPSHOT = Result(_DENY, Reason.SNAPSHOT_STALE, Source.SNAPSHOT, "")
 def missing_tenant(tenant_id: str) -> Result:
     """D9: a question about a tenant whose policy is not in the snapshot fails closed."""
     return Result(_DENY, Reason.TENANT_NOT_IN_SNAPSHOT, Source.SNAPSHOT, tenant_id)
+
+
+def cloud_contradiction(field: str, tenant_id: str, stated: Cloud, known: Cloud) -> QueryContradictsSnapshot:
+    """D12: a known tenant's cloud comes from the snapshot; a question saying otherwise is refused."""
+    return QueryContradictsSnapshot(
+        field,
+        f"`{stated.endpoint}` contradicts the snapshot, where tenant {tenant_id} is in `{known.endpoint}` (D12); "
+        "omit it for tenants in the snapshot",
+    )
 
 
 def evaluate_setting(setting: SettingIndex, user_id: str, group_ids: tuple[str, ...], app_id: str) -> Result:
@@ -121,7 +131,11 @@ def evaluate_access(index: Index, q: AccessQuery) -> Result:
     if tenant is None:
         return missing_tenant(q.tenant_id)
     counterpart = q.external_tenant_id
-    cloud = q.external_cloud or index.clouds.get(counterpart)
+    cloud = index.clouds.get(counterpart)
+    if q.external_cloud is not cloud and q.external_cloud is not None:
+        if cloud is not None:
+            raise cloud_contradiction("access.externalCloud", counterpart, q.external_cloud, cloud)
+        cloud = q.external_cloud  # D12: the caller's word only for a tenant the snapshot does not know
     if counterpart != tenant.tenant_id and (cloud is None or cloud is tenant.cloud):
         # The common case (another tenant in the same cloud) without decide_access's extra calls:
         # _channel_setting (R1) inline, its two lines measured at a tenth of an access decision.
@@ -345,5 +359,6 @@ _EVALUATORS: dict[type, Callable[[Index, Any], Result]] = {
 
 
 def evaluate(index: Index, query: Query) -> Result:
-    """Answer any question. Queries are valid by construction (see convert)."""
+    """Answer any question. Queries are valid by construction (see convert); one that contradicts
+    the snapshot raises QueryContradictsSnapshot (D12), INVALID_ARGUMENT for every front end."""
     return _EVALUATORS[type(query)](index, query)
