@@ -26,6 +26,7 @@ from xtenant_pdp.bench.cli import (
 from xtenant_pdp.bench.mix import describe, questions_from_index
 from xtenant_pdp.bench.report import REPORT_KEYS
 from xtenant_pdp.compiler import compile_policy_dir
+from xtenant_pdp.config import default_listen
 from xtenant_pdp.decision import AccessQuery, Decision
 from xtenant_pdp.engine import Engine
 from xtenant_pdp.evaluator import evaluate
@@ -47,7 +48,7 @@ def parse(*argv: str) -> argparse.Namespace:
 
 def test_defaults() -> None:
     args = parse("--snapshot", "s.xtsnap")
-    assert args.target == "unix:/tmp/xtenant-pdp/pdp.sock"
+    assert args.target == default_listen()  # where `serve` listens by default (D3: not in /tmp)
     assert (args.mode, args.rate, args.duration, args.count) == (None, None, None, None)
     assert (args.concurrency, args.batch_size, args.timeout, args.warmup) == (16, 1, 5.0, 0.0)
     assert (args.format, args.output, args.sweep) == ("text", None, None)

@@ -14,11 +14,8 @@ import dataclasses
 import logging
 import os
 import signal
-import socket
-import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -30,11 +27,12 @@ from prometheus_client import CollectorRegistry, start_http_server
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.config import ListenAddress, Settings
 from xtenant_pdp.metrics import FLUSH_INTERVAL_S, Metrics
-from xtenant_pdp.service import ext_authz
+from xtenant_pdp.service import ext_authz, sockets
 from xtenant_pdp.service.audit import EnforcementAudit
 from xtenant_pdp.service.caches import CacheLimits
 from xtenant_pdp.service.decision_log import DecisionLog
 from xtenant_pdp.service.holder import SnapshotHolder
+from xtenant_pdp.service.limits import server_options
 from xtenant_pdp.service.reloader import Reloader
 from xtenant_pdp.service.rpc_metrics import InstrumentedServer
 from xtenant_pdp.service.servicer import SERVICE_NAME, DecisionServicer
@@ -43,7 +41,6 @@ from xtenant_pdp.workers import WORKER_ENV
 
 log = logging.getLogger("xtenant_pdp.server")
 
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 HEALTH_SERVICES = ("", SERVICE_NAME)
 #: SERVING while the process runs and its event loop answers, whatever the snapshot: the liveness
 #: probe's service, so that a stale or missing snapshot (which a restart cannot cure) makes the pod
@@ -107,22 +104,6 @@ def source_for(settings: Settings) -> SnapshotSource:
     return PolicyDirSource(settings.policy, settings.compile_options)
 
 
-def _prepare_unix_socket(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() or path.is_symlink():
-        if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise RuntimeError(f"{path} exists and is not a socket")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
-        except OSError:
-            path.unlink()  # stale socket from a previous run
-        else:
-            raise RuntimeError(f"{path} is in use by another process")
-        finally:
-            probe.close()
-
-
 def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
     if settings.tls_cert is None or settings.tls_key is None:
         return None
@@ -131,10 +112,15 @@ def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
     return grpc.ssl_server_credentials([pair], root_certificates=client_ca, require_client_auth=client_ca is not None)
 
 
-def _bind(server: grpc.aio.Server, address: ListenAddress, credentials: grpc.ServerCredentials | None) -> str:
+def _bind(
+    server: grpc.aio.Server, address: ListenAddress, credentials: grpc.ServerCredentials | None, settings: Settings
+) -> str:
     if address.is_unix:
-        _prepare_unix_socket(address.path)
-        server.add_insecure_port(address.raw)
+        # D3: a private directory, and the socket's mode set as it is created (never a chmod after).
+        sockets.prepare(address.path, settings.socket_mode, trusted=settings.trust_socket_dir)
+        with sockets.created_with_mode(settings.socket_mode):
+            server.add_insecure_port(address.raw)
+        sockets.verify(address.path, settings.socket_mode)
         return address.raw
     port = (
         server.add_secure_port(address.raw, credentials)
@@ -212,11 +198,7 @@ async def start(
     )
     reloader.on_change = _health_updater(reloader, health)
     grpc_server = grpc.aio.server(
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", 1 if settings.reuse_port else 0),
-        ],
+        options=server_options(settings), maximum_concurrent_rpcs=settings.max_concurrent_rpcs
     )
     servicer = DecisionServicer(holder, metrics, max_batch=settings.max_batch, recorder=decisions)
     grpc_server.add_generic_rpc_handlers([servicer.handler()])  # measures itself
@@ -235,7 +217,7 @@ async def start(
     try:
         credentials = _credentials(settings)
         for address in settings.listen:
-            bound.append(_bind(grpc_server, address, credentials))
+            bound.append(_bind(grpc_server, address, credentials, settings))
         health_server = await _start_health_server(settings, health) if settings.health_listen else None
     except (OSError, RuntimeError, StartupError) as exc:
         if metrics_http is not None:
@@ -246,9 +228,6 @@ async def start(
         _remove_sockets([a for a in settings.listen if a.raw in bound])
         raise exc if isinstance(exc, StartupError) else StartupError(f"--listen: {exc}") from None
     await grpc_server.start()
-    for address in settings.listen:
-        if address.is_unix:
-            os.chmod(address.path, settings.socket_mode)
     server = Server(
         grpc_server, holder, reloader, metrics, health, settings, bound, metrics_http, health_server, decisions
     )

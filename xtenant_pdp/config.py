@@ -11,15 +11,17 @@ import argparse
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from xtenant_pdp.compiler import DEFAULT_OPTIONS, CompileOptions
 from xtenant_pdp.service import decision_log
 
 ENV_PREFIX = "XTENANT_PDP_"
-DEFAULT_LISTEN = ("unix:/tmp/xtenant-pdp/pdp.sock",)
-DEFAULT_METRICS_LISTEN = "0.0.0.0:9464"
+#: The default socket, as the help text shows it; :func:`default_listen` resolves it.
+DEFAULT_LISTEN_HELP = "unix:$XDG_RUNTIME_DIR/xtenant-pdp/pdp.sock, else unix:$PWD/.xtenant-pdp/pdp.sock"
+#: Localhost only: metrics name tenants and reasons; a pod passes its IP or 0.0.0.0 explicitly.
+DEFAULT_METRICS_LISTEN = "127.0.0.1:9464"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -45,6 +47,23 @@ def parse_size(text: str) -> int:
     if not match:
         raise ValueError(f"`{text}` is not a size in bytes (use e.g. 65536, 64KiB, 32MiB)")
     return int(match.group(1)) * _SIZE_UNITS[match.group(2)[:1].lower()]
+
+
+def _receive_size(raw: str) -> int:
+    """A gRPC message limit: at least 1 KiB and below 2 GiB (gRPC takes an int32)."""
+    value = parse_size(raw)
+    if not 1024 <= value < 1 << 31:
+        raise ValueError(f"`{raw}` must be at least 1KiB and below 2GiB")
+    return value
+
+
+def default_listen(env: Mapping[str, str] | None = None) -> str:
+    """D3: a socket in a private directory, never in world-writable /tmp: under $XDG_RUNTIME_DIR
+    (per user, 0700) when it is set, else under the working directory. Clients use the same rule."""
+    env = os.environ if env is None else env
+    runtime = env.get("XDG_RUNTIME_DIR", "")
+    base = Path(runtime) / "xtenant-pdp" if runtime.startswith("/") else Path.cwd() / ".xtenant-pdp"
+    return f"unix:{base / 'pdp.sock'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +97,11 @@ class ListenAddress:
 class Settings:
     snapshot: Path | None = None
     policy: Path | None = None
-    listen: tuple[ListenAddress, ...] = tuple(ListenAddress(a) for a in DEFAULT_LISTEN)
+    listen: tuple[ListenAddress, ...] = field(default_factory=lambda: (ListenAddress(default_listen()),))
     socket_mode: int = 0o660
+    #: Skip the socket directory's owner and permission check (D3): only for a directory that
+    #: only trusted users can write, such as a Kubernetes emptyDir shared by one pod's containers.
+    trust_socket_dir: bool = False
     metrics_listen: str | None = DEFAULT_METRICS_LISTEN
     health_listen: str | None = None
     tls_cert: Path | None = None
@@ -97,6 +119,16 @@ class Settings:
     #: shed with RESOURCE_EXHAUSTED (service/work.py).
     max_batch_bytes: int = 4 << 20
     max_inflight_work: int = 16 << 20
+    # Limits on what clients may hold (issue 9, D6; service/limits.py). 0 disables idle/age.
+    max_receive_bytes: int = 4 * 1024 * 1024
+    max_concurrent_streams: int = 100
+    max_concurrent_rpcs: int = 1000
+    max_connections: int = 1000
+    keepalive_time_s: float = 60.0
+    keepalive_timeout_s: float = 20.0
+    max_connection_idle_s: float = 300.0
+    max_connection_age_s: float = 3600.0
+    max_connection_age_grace_s: float = 10.0
     grace_period_s: float = 10.0
     shutdown_delay_s: float = 1.0
     workers: int = 1
@@ -111,6 +143,8 @@ class Settings:
     header_groups: str = "x-ms-client-groups"
     header_claims: str = "x-ms-client-amr"
     trust_headers: bool = False
+    #: Deny a caller whose token has no `groups` claim instead of evaluating it with no groups.
+    require_groups_claim: bool = False
     #: For --policy: how the policy directory is compiled (serve takes compile's flags).
     compile_options: CompileOptions = DEFAULT_OPTIONS
     #: --decision-log and its options; None: off.
@@ -126,9 +160,15 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "--listen",
         action="append",
         metavar="ADDR",
-        help=f"host:port or unix:/path (repeatable; default {DEFAULT_LISTEN[0]})",
+        help=f"host:port or unix:/path (repeatable; default {DEFAULT_LISTEN_HELP})",
     )
     p.add_argument("--socket-mode", metavar="OCTAL", help="file mode of Unix sockets (default 660)")
+    p.add_argument(
+        "--trust-socket-dir",
+        action="store_const",
+        const="true",
+        help="accept a socket directory not owned by this user or writable by others (a pod's emptyDir)",
+    )
     p.add_argument(
         "--metrics-listen",
         metavar="HOST:PORT",
@@ -162,6 +202,31 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         metavar="BYTES",
         help="BatchCheck work in progress before calls get RESOURCE_EXHAUSTED (default 16MiB)",
     )
+    p.add_argument(
+        "--max-receive-bytes",
+        metavar="SIZE",
+        help="largest request message, e.g. 4MiB (default 4MiB); larger is RESOURCE_EXHAUSTED",
+    )
+    p.add_argument("--max-concurrent-streams", metavar="N", help="HTTP/2 streams one connection may open (default 100)")
+    p.add_argument(
+        "--max-concurrent-rpcs",
+        metavar="N",
+        help="calls in progress at once; more are shed with RESOURCE_EXHAUSTED (default 1000)",
+    )
+    p.add_argument("--max-connections", metavar="N", help="open client connections (default 1000)")
+    p.add_argument("--keepalive-time", metavar="DURATION", help="ping a connection quiet this long (default 60s)")
+    p.add_argument("--keepalive-timeout", metavar="DURATION", help="close it if the ping is not answered (default 20s)")
+    p.add_argument(
+        "--max-connection-idle",
+        metavar="DURATION",
+        help="close a connection without calls this long (default 5m; 0 off)",
+    )
+    p.add_argument(
+        "--max-connection-age", metavar="DURATION", help="ask clients to reconnect after this long (default 1h; 0 off)"
+    )
+    p.add_argument(
+        "--max-connection-age-grace", metavar="DURATION", help="then give their calls this long (default 10s)"
+    )
     p.add_argument("--grace-period", metavar="DURATION", help="time in-flight calls get on SIGTERM (default 10s)")
     p.add_argument(
         "--shutdown-delay",
@@ -179,6 +244,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         action="store_const",
         const="true",
         help="ext_authz: fall back to identity headers when no verified JWT payload is present",
+    )
+    p.add_argument(
+        "--require-groups-claim",
+        action="store_const",
+        const="true",
+        help="ext_authz: deny a token without a `groups` claim (else it is evaluated as a member of no group)",
     )
     decision_log.add_arguments(p)
 
@@ -208,7 +279,8 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
     setting("snapshot", Path)
     setting("policy", Path)
     setting("listen", lambda raw: tuple(ListenAddress.parse(a) for a in raw.split(",") if a.strip()))
-    setting("socket_mode", lambda raw: int(raw, 8))
+    setting("socket_mode", _socket_mode)
+    setting("trust_socket_dir", _flag)
     setting("metrics_listen", lambda raw: None if raw.lower() in ("off", "none", "") else _check_hostport(raw))
     setting("health_listen", _check_hostport)
     setting("tls_cert", Path)
@@ -222,13 +294,23 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
     setting("max_batch", _positive)
     setting("max_batch_bytes", _positive_size)
     setting("max_inflight_work", _positive_size)
+    setting("max_receive_bytes", _receive_size)
+    setting("max_concurrent_streams", _positive)
+    setting("max_concurrent_rpcs", _positive)
+    setting("max_connections", _positive)
+    setting("keepalive_time", _positive_duration)
+    setting("keepalive_timeout", _positive_duration)
+    setting("max_connection_idle", parse_duration)
+    setting("max_connection_age", parse_duration)
+    setting("max_connection_age_grace", parse_duration)
     setting("grace_period", parse_duration)
     setting("shutdown_delay", parse_duration)
     setting("workers", _positive)
     setting("log_level", _log_level)
     setting("jwt_metadata_namespace")
     setting("jwt_payload_key")
-    setting("trust_headers", lambda raw: raw.lower() in ("1", "true", "yes", "on"))
+    setting("trust_headers", _flag)
+    setting("require_groups_claim", _flag)
     try:
         values["decision_log"] = decision_log.settings_from(decision_log.pick_from(args, env, ENV_PREFIX))
     except ValueError as exc:
@@ -243,7 +325,23 @@ _RENAMES = {
     "reload_interval": "reload_interval_s",
     "grace_period": "grace_period_s",
     "shutdown_delay": "shutdown_delay_s",
+    "keepalive_time": "keepalive_time_s",
+    "keepalive_timeout": "keepalive_timeout_s",
+    "max_connection_idle": "max_connection_idle_s",
+    "max_connection_age": "max_connection_age_s",
+    "max_connection_age_grace": "max_connection_age_grace_s",
 }
+
+
+def _flag(raw: str) -> bool:
+    return raw.lower() in ("1", "true", "yes", "on")
+
+
+def _socket_mode(raw: str) -> int:
+    mode = int(raw, 8)
+    if not 0 <= mode <= 0o777 or mode & 0o600 != 0o600:
+        raise ValueError(f"`{raw}` must be an octal mode up to 777 that lets the owner read and write (e.g. 660)")
+    return mode
 
 
 def _check_hostport(raw: str) -> str:
@@ -268,6 +366,13 @@ def _positive_size(raw: str) -> int:
     value = parse_size(raw)
     if value < 1:
         raise ValueError(f"`{raw}` must be 1 byte or more")
+    return value
+
+
+def _positive_duration(raw: str) -> float:
+    value = parse_duration(raw)
+    if value <= 0:
+        raise ValueError(f"`{raw}` must be more than 0")
     return value
 
 

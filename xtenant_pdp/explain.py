@@ -68,6 +68,8 @@ REASON_TEXT = {
     Reason.TENANT_RESTRICTIONS_OWN_IDENTITY: "own member identities are never subject to tenant restrictions (2.9)",
     Reason.SNAPSHOT_STALE: "the snapshot is older than the allowed maximum age",
     Reason.NO_SNAPSHOT: "no snapshot is loaded",
+    Reason.GROUPS_CLAIM_MISSING: "the token carries no `groups` claim and --require-groups-claim is set: group "
+    "targets cannot be evaluated",
     **ADMIN_REASON_TEXT,
 }
 

@@ -1,6 +1,6 @@
 """`xtenant-pdp bench`: load a running decision server and report what it sustained.
 
-    xtenant-pdp bench --target unix:/tmp/xtenant-pdp/pdp.sock --snapshot policy.xtsnap --duration 10s
+    xtenant-pdp bench --target unix:$PWD/.xtenant-pdp/pdp.sock --snapshot policy.xtsnap --duration 10s
     xtenant-pdp bench --target 127.0.0.1:9191 --policy policy/ --mode open --rate 1000 --format json
     xtenant-pdp bench --target ... --questions questions.jsonl --sweep 500,1000,2000,4000 --output sweep.json
 
@@ -31,6 +31,7 @@ from xtenant_pdp.bench.loadgen import BenchError, run
 from xtenant_pdp.bench.mix import describe, questions_from_index
 from xtenant_pdp.bench.pacing import NS_PER_S, Mode
 from xtenant_pdp.bench.report import BenchResult, build_report, format_duration, render_text
+from xtenant_pdp.config import default_listen
 
 __all__ = [
     "EXIT_FAILED",
@@ -47,7 +48,7 @@ __all__ = [
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 64
-DEFAULT_TARGET = "unix:/tmp/xtenant-pdp/pdp.sock"
+DEFAULT_TARGET = default_listen()  # where `serve` listens by default, from the same environment
 DEFAULT_DURATION = "10s"
 
 

@@ -1,6 +1,6 @@
 """The in-repo client: `xtenant-pdp check --server ADDR` and a small Python API over the stub.
 
-with DecisionClient("unix:/tmp/xtenant-pdp/pdp.sock") as client:
+with DecisionClient("unix:/srv/app/.xtenant-pdp/pdp.sock") as client:
     answers = client.check_many([request, ...])     # BatchCheck in chunks, order kept
 """
 

@@ -144,6 +144,9 @@ class Caller(NamedTuple):
     user_id: str
     group_ids: tuple[str, ...]
     presented: frozenset[Claim]
+    #: The token (or the trusted headers) states the groups, possibly none. Without the claim a
+    #: group target cannot match, which passes a blocked group: --require-groups-claim denies.
+    groups_claimed: bool = True
 
 
 def parse_route(extensions: Mapping[str, str]) -> Route:
@@ -215,6 +218,7 @@ def caller_from_jwt(payload: struct_pb2.Value) -> Caller:
         _string(claims, JWT_OBJECT_ID),
         tuple(_strings(claims, JWT_GROUPS)),
         frozenset(presented) if presented else _NO_CLAIMS,
+        JWT_GROUPS in claims,
     )
 
 
@@ -236,6 +240,7 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
         self._namespace = settings.jwt_metadata_namespace
         self._payload_key = settings.jwt_payload_key
         self._trust_headers = settings.trust_headers
+        self._require_groups = settings.require_groups_claim
         # Envoy hands header names over in lower case.
         self._header_tenant = settings.header_tenant.lower()
         self._header_object_id = settings.header_object_id.lower()
@@ -276,6 +281,8 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
             return _unauthenticated(memo, snapshot_id), _DENY
         except _IncompleteIdentity:
             return _forbidden(memo, Reason.INVALID_REQUEST, snapshot_id), _DENY
+        if self._require_groups and not caller.groups_claimed:
+            return _forbidden(memo, Reason.GROUPS_CLAIM_MISSING, snapshot_id), _DENY
         # Ids are validated exactly as for DecisionService (lower-case GUIDs, group limit).
         try:
             access = AccessQuery(
@@ -327,6 +334,7 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
             headers.get(self._header_object_id, "").strip(),
             tuple(_split(headers.get(self._header_groups, ""))),
             frozenset({Claim.MFA}) if AMR_MFA in amr else _NO_CLAIMS,
+            self._header_groups in headers,
         )
 
 
