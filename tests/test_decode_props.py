@@ -21,7 +21,7 @@ from wire_kit import GUIDISH, check_request_bytes
 
 from xtenant_pdp import convert, decode
 from xtenant_pdp.api import pdp_pb2
-from xtenant_pdp.decision import QuestionKind
+from xtenant_pdp.decision import QuestionKind, SyncObjectKind
 from xtenant_pdp.errors import QueryError
 
 CHECK = pdp_pb2.CheckRequest.DESCRIPTOR
@@ -127,12 +127,13 @@ def test_upper_case_ids_are_lower_cased_once() -> None:
     ids = [str(uuid.uuid4()) for _ in range(4)]
     question = pdp_pb2.IdentitySyncQuestion(source_tenant_id=ids[0].upper(), target_tenant_id=ids[1])
     kind, query = decode.question(pdp_pb2.CheckRequest(identity_sync=question).SerializeToString())  # type: ignore[misc]
-    assert (kind, tuple(query)) == (QuestionKind.IDENTITY_SYNC, (ids[0], ids[1]))
+    assert (kind, tuple(query)) == (QuestionKind.IDENTITY_SYNC, (ids[0], ids[1], SyncObjectKind.USERS))
 
 
-def _with_field_3(source: str, target: str) -> bytes:
+def _with_field_4(source: str, target: str) -> bytes:
+    """identitySync with a field 4 (its object_kind, field 3, is known since issue 14)."""
     inner = pdp_pb2.IdentitySyncQuestion(source_tenant_id=source, target_tenant_id=target).SerializeToString()
-    inner += b"\x18\x01"
+    inner += b"\x20\x01"
     return b"\x2a" + bytes([len(inner)]) + inner
 
 
@@ -144,9 +145,21 @@ def _with_field_3(source: str, target: str) -> bytes:
         b"\x0a\x80",
         b"\x0a\x05abc",
         b"\x3a\x00",  # a question kind added later (CheckRequest field 7): the protobuf path's
-        _with_field_3(str(uuid.uuid4()), str(uuid.uuid4())),  # a field added later to a question
+        _with_field_4(str(uuid.uuid4()), str(uuid.uuid4())),  # a field added later to a question
     ],
 )
 def test_fast_path_declines_what_it_does_not_know(raw: bytes) -> None:
     assert decode.question(raw) is None
     _agrees(raw)
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2])
+def test_identity_sync_object_kind_on_the_fast_path(kind: int) -> None:
+    """Issue 14: identitySync's object_kind (field 3) is decoded, users when unset, like protobuf."""
+    question = pdp_pb2.IdentitySyncQuestion(
+        source_tenant_id=str(uuid.uuid4()), target_tenant_id=str(uuid.uuid4()), object_kind=kind
+    )
+    raw = pdp_pb2.CheckRequest(identity_sync=question).SerializeToString()
+    found = decode.question(raw)
+    assert found is not None and found[1].object_kind is SyncObjectKind(kind or 1)
+    assert _agrees(raw)

@@ -512,9 +512,7 @@ def _envoy_check(channel: grpc.Channel, token: dict[str, Any]) -> tuple[str, str
 
 
 @pytest.mark.parametrize("require", [False, True], ids=["default", "require-groups-claim"])
-def test_issue9_ext_authz_token_without_groups_claim(
-    tmp_path: Path, channels: Channels, require: bool
-) -> None:
+def test_issue9_ext_authz_token_without_groups_claim(tmp_path: Path, channels: Channels, require: bool) -> None:
     policy = write_policy(tmp_path / "policy", GROUP_BLOCKED_SPEC)
     flags = ["--policy", str(policy), "--listen", "127.0.0.1:0", "--metrics-listen", "off"]
     srv = InProcessServer(settings_from_flags(*flags, *(["--require-groups-claim"] if require else [])))

@@ -504,7 +504,11 @@ def test_d9_sync_target_missing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("target_cloud", "source", "expected"),
     [
-        pytest.param(CHINA_CLOUD, None, ("DENY", "SYNC_CLOUD_UNSUPPORTED"), id="2.8-not-inside-21vianet"),
+        # Issue 14: the pages disagree on sync inside 21Vianet (an unknown source is taken to be in the
+        # target cloud): still denied, with a reason of its own.
+        pytest.param(
+            CHINA_CLOUD, None, ("DENY", "SYNC_INSIDE_21VIANET_DOCS_DISAGREE"), id="2.8-not-inside-21vianet"
+        ),
         pytest.param(GOV_CLOUD, "commercial-enabled", ("ALLOW", "SYNC_ALLOWED"), id="2.8-gov-pair-supported"),
         pytest.param(GOV_CLOUD, "commercial-not-enabled", ("DENY", "CLOUD_NOT_ENABLED"), id="2.10-sync-needs-cloud"),
     ],

@@ -39,6 +39,7 @@ from xtenant_pdp.decision import (
     RedemptionScenario,
     Result,
     Source,
+    SyncObjectKind,
     TenantRestrictionsQuery,
     TrustQuery,
 )
@@ -53,6 +54,7 @@ _DIRECTIONS = {int(d): d for d in Direction}
 _FEATURES = {int(f): f for f in Feature}
 _CLAIMS = {int(c): c for c in Claim}
 _SCENARIOS = {int(s): s for s in RedemptionScenario}
+_SYNC_OBJECT_KINDS = {int(k): k for k in SyncObjectKind}
 
 
 def guid(value: str, field: str) -> str:
@@ -185,7 +187,10 @@ def _identity_sync(m: pdp_pb2.IdentitySyncQuestion) -> IdentitySyncQuery:
     source = memo(m.source_tenant_id) or guid(m.source_tenant_id, "identitySync.sourceTenantId")
     target = memo(m.target_tenant_id) or guid(m.target_tenant_id, "identitySync.targetTenantId")
     _two_tenants(source, target, "identitySync.targetTenantId")
-    return _new(IdentitySyncQuery, (source, target))
+    kind = SyncObjectKind.USERS
+    if m.object_kind:
+        kind = _enum(m.object_kind, _SYNC_OBJECT_KINDS, "identitySync.objectKind")
+    return _new(IdentitySyncQuery, (source, target, kind))
 
 
 def _tenant_restrictions(m: pdp_pb2.TenantRestrictionsQuestion) -> TenantRestrictionsQuery:

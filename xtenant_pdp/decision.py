@@ -67,6 +67,11 @@ def supported_cloud_pair(a: Cloud, b: Cloud) -> bool:
     return frozenset({a, b}) in _SUPPORTED_CLOUD_PAIRS
 
 
+class SyncObjectKind(enum.IntEnum):
+    USERS = 1
+    GROUPS = 2
+
+
 class RedemptionScenario(enum.IntEnum):
     B2B_COLLABORATION = 1
     B2B_DIRECT_CONNECT = 2
@@ -113,6 +118,9 @@ class Reason(enum.IntEnum):
     UNKNOWN_ACCESS_TYPE = 35
     UNKNOWN_TARGET_TYPE = 36
     GROUPS_CLAIM_MISSING = 40
+    SYNC_INSIDE_21VIANET_DOCS_DISAGREE = 41
+    GROUP_SYNC_NOT_ALLOWED = 42
+    GROUP_SYNC_CROSS_CLOUD_UNSUPPORTED = 43
     ADMIN_ACTION_ALLOWED = 60
     ADMIN_NO_ROLE_GRANTS = 61
     ADMIN_ACTION_EXCLUDED = 62
@@ -226,10 +234,11 @@ class AutomaticRedemptionQuery(NamedTuple):
 
 
 class IdentitySyncQuery(NamedTuple):
-    """Cross-tenant synchronization from source to target (2.8)."""
+    """Cross-tenant synchronization of users (or groups) from source to target (2.8)."""
 
     source_tenant_id: str
     target_tenant_id: str
+    object_kind: SyncObjectKind = SyncObjectKind.USERS
 
 
 class TenantRestrictionsQuery(NamedTuple):

@@ -32,6 +32,7 @@ from xtenant_pdp.decision import (
     Query,
     QuestionKind,
     RedemptionScenario,
+    SyncObjectKind,
     TenantRestrictionsQuery,
     TrustQuery,
 )
@@ -87,12 +88,13 @@ _ACCESS = re.compile(
 _COLLABORATION = re.compile(_guid(1) + _guid(2) + _enum(3, Feature) + _guid(4) + _guids(5) + _guid(6), re.S)
 _TRUST = re.compile(_guid(1) + _guid(2) + _enum(3, Feature) + _packed_claims(4) + _packed_claims(5), re.S)
 _AUTOMATIC_REDEMPTION = re.compile(_guid(1) + _guid(2) + _enum(3, RedemptionScenario, optional=True), re.S)
-_IDENTITY_SYNC = re.compile(_guid(1) + _guid(2), re.S)
+_IDENTITY_SYNC = re.compile(_guid(1) + _guid(2) + _enum(3, SyncObjectKind, optional=True), re.S)
 _TENANT_RESTRICTIONS = re.compile(_guid(1) + _guid(2) + _guid(3) + _guids(4) + _guid(5), re.S)
 
 _DIRECTIONS = {int(d): d for d in Direction}
 _FEATURES = {int(f): f for f in Feature}
 _SCENARIOS = {int(s): s for s in RedemptionScenario}
+_SYNC_OBJECT_KINDS = {int(k): k for k in SyncObjectKind}
 _CLAIMS = {int(c): c for c in Claim}
 _CLOUD_FIELDS = {bytes([3 << 3 | 2, len(e)]) + e: cloud for e, cloud in _CLOUDS.items()}
 _new = tuple.__new__
@@ -185,7 +187,10 @@ def _identity_sync(raw: bytes, pos: int) -> Query | None:
     if m is None:
         return None
     tenants = _two(raw, m)
-    return None if tenants is None else _new(IdentitySyncQuery, tenants)
+    if tenants is None:
+        return None
+    kind = m.start(3)
+    return _new(IdentitySyncQuery, (*tenants, SyncObjectKind.USERS if kind < 0 else _SYNC_OBJECT_KINDS[raw[kind]]))
 
 
 def _tenant_restrictions(raw: bytes, pos: int) -> Query | None:

@@ -29,6 +29,7 @@ from xtenant_pdp.decision import (
     RedemptionScenario,
     Result,
     Source,
+    SyncObjectKind,
     TenantRestrictionsQuery,
     TrustDetail,
     TrustOutcome,
@@ -255,17 +256,32 @@ def evaluate_automatic_redemption(index: Index, q: AutomaticRedemptionQuery) -> 
     return _redemption(result, q.scenario)
 
 
-def _sync_clouds(target: TenantIndex, source: TenantIndex | None) -> Result | None:
-    """2.8: not inside 21Vianet; across clouds only between commercial and US Government,
-    each side enabling the other's cloud (2.10)."""
+#: 2.8: the cross-cloud (source, target) pairs the sync pages list; every other pair is denied.
+_SYNC_CLOUD_PAIRS = frozenset(
+    {
+        (Cloud.COMMERCIAL, Cloud.US_GOVERNMENT),
+        (Cloud.US_GOVERNMENT, Cloud.COMMERCIAL),
+        (Cloud.COMMERCIAL, Cloud.CHINA),
+    }
+)
+
+
+def _sync_clouds(target: TenantIndex, source: TenantIndex | None, kind: SyncObjectKind) -> Result | None:
+    """2.8 cloud pairs; each side must enable the other's cloud (2.10). A source the snapshot
+    does not know is taken to be in the target's cloud, as for access questions."""
     results = target.results
-    if target.cloud is Cloud.CHINA or (source is not None and source.cloud is Cloud.CHINA):
-        return results.get(_DENY, Reason.SYNC_CLOUD_UNSUPPORTED, Source.CLOUD_SETTINGS)
-    if source is None or source.cloud is target.cloud:
+    source_cloud = target.cloud if source is None else source.cloud
+    if source_cloud is target.cloud:
+        if target.cloud is Cloud.CHINA:
+            # The FAQ says no, the newer configure page lists 21Vianet -> 21Vianet: deny, saying so.
+            return results.get(_DENY, Reason.SYNC_INSIDE_21VIANET_DOCS_DISAGREE, Source.CLOUD_SETTINGS)
         return None
-    if not supported_cloud_pair(source.cloud, target.cloud):
+    assert source is not None
+    if (source_cloud, target.cloud) not in _SYNC_CLOUD_PAIRS:
         return results.get(_DENY, Reason.SYNC_CLOUD_UNSUPPORTED, Source.CLOUD_SETTINGS)
-    if source.cloud not in target.allowed_clouds:
+    if kind is SyncObjectKind.GROUPS:
+        return results.get(_DENY, Reason.GROUP_SYNC_CROSS_CLOUD_UNSUPPORTED, Source.CLOUD_SETTINGS)
+    if source_cloud not in target.allowed_clouds:
         return results.get(_DENY, Reason.CLOUD_NOT_ENABLED, Source.CLOUD_SETTINGS)
     if target.cloud not in source.allowed_clouds:
         return source.results.get(_DENY, Reason.CLOUD_NOT_ENABLED, Source.CLOUD_SETTINGS)
@@ -273,9 +289,9 @@ def _sync_clouds(target: TenantIndex, source: TenantIndex | None) -> Result | No
 
 
 def evaluate_identity_sync(index: Index, q: IdentitySyncQuery) -> Result:
-    """2.8: target partner(source) with isSyncAllowed and inbound automatic redemption;
-    source partner(target) with outbound automatic redemption, checked only when the source
-    is in the snapshot (D9).
+    """2.8: target partner(source) with isSyncAllowed (userSyncInbound for users, the beta
+    groupSyncInbound for groups) and inbound automatic redemption; source partner(target) with
+    outbound automatic redemption, checked only when the source is in the snapshot (D9).
 
     NOTE: D1 (no automatic redemption across clouds) is about the consent prompt; E-cts
     supports cross-cloud sync, so the redemption flags are read here as stored.
@@ -284,7 +300,8 @@ def evaluate_identity_sync(index: Index, q: IdentitySyncQuery) -> Result:
     if target is None:
         return missing_tenant(q.target_tenant_id)
     source = index.tenants.get(q.source_tenant_id)
-    blocked = _sync_clouds(target, source)
+    kind = q.object_kind
+    blocked = _sync_clouds(target, source, kind)
     if blocked is not None:
         return blocked
     results = target.results
@@ -293,7 +310,10 @@ def evaluate_identity_sync(index: Index, q: IdentitySyncQuery) -> Result:
         return results.get(_DENY, Reason.SYNC_PARTNER_MISSING, Source.DEFAULT)
     if partner.identity_sync is None:
         return results.get(_DENY, Reason.SYNC_POLICY_MISSING, Source.PARTNER)
-    if not partner.identity_sync:
+    if kind is SyncObjectKind.GROUPS:
+        if not partner.group_sync:
+            return results.get(_DENY, Reason.GROUP_SYNC_NOT_ALLOWED, Source.IDENTITY_SYNC)
+    elif not partner.identity_sync:
         return results.get(_DENY, Reason.SYNC_NOT_ALLOWED, Source.IDENTITY_SYNC)
     if not partner.automatic_redemption_inbound:
         return results.get(_DENY, Reason.SYNC_INBOUND_REDEMPTION_DISABLED, Source.PARTNER)

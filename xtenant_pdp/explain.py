@@ -12,6 +12,7 @@ from xtenant_pdp.decision import (
     AccessQuery,
     AdminActionQuery,
     AutomaticRedemptionQuery,
+    Cloud,
     CollaborationQuery,
     Direction,
     Feature,
@@ -20,6 +21,7 @@ from xtenant_pdp.decision import (
     Reason,
     Result,
     Source,
+    SyncObjectKind,
     TenantRestrictionsQuery,
     TrustQuery,
 )
@@ -63,7 +65,12 @@ REASON_TEXT = {
     Reason.SYNC_NOT_ALLOWED: "userSyncInbound.isSyncAllowed is not true (2.8)",
     Reason.SYNC_INBOUND_REDEMPTION_DISABLED: "the target does not redeem automatically inbound, which sync requires",
     Reason.SYNC_OUTBOUND_REDEMPTION_DISABLED: "the source does not redeem automatically outbound, which sync requires",
-    Reason.SYNC_CLOUD_UNSUPPORTED: "sync does not work in 21Vianet or between these clouds (2.8)",
+    Reason.SYNC_CLOUD_UNSUPPORTED: "sync does not work between these clouds (2.8: across clouds only commercial "
+    "-> US Government, US Government -> commercial and commercial -> 21Vianet)",
+    Reason.SYNC_INSIDE_21VIANET_DOCS_DISAGREE: "sync inside 21Vianet is denied because Microsoft's pages disagree "
+    "on it (2.8)",
+    Reason.GROUP_SYNC_NOT_ALLOWED: "groupSyncInbound.isSyncAllowed is not true (2.8, beta)",
+    Reason.GROUP_SYNC_CROSS_CLOUD_UNSUPPORTED: "group sync does not work across clouds (2.10)",
     Reason.TENANT_RESTRICTIONS_NOT_CONFIGURED: "no tenant restrictions policy applies (D8)",
     Reason.TENANT_RESTRICTIONS_OWN_IDENTITY: "own member identities are never subject to tenant restrictions (2.9)",
     Reason.SNAPSHOT_STALE: "the snapshot is older than the allowed maximum age",
@@ -84,6 +91,31 @@ SOURCE_TEXT = {
     Source.MODEL: "a built-in rule of the Entra model",
     Source.ROLE_MANAGEMENT: "the role definitions, role assignments and protected actions",
 }
+
+#: The places where Microsoft's pages contradict each other (graph-model.md 2.5, 2.7/D1, 2.8): the
+#: explanation of every answer that depends on one names it, and the switch for the other reading.
+DOCS_DISAGREE = {
+    "2.5": "docs disagree (2.5): for a B2B direct connect user whose home-tenant MFA is trusted but not done yet, "
+    "E-dco says the user is blocked while E-dc and E-ca step 5 say the home tenant issues an MFA challenge; this "
+    "answer follows the majority (TRUST_OUTCOME_MFA_IN_HOME_TENANT); no switch picks the other reading",
+    "2.7": "docs disagree (2.7 vs D1): the current cross-tenant access overview says automatic redemption works "
+    "across clouds, its older revisions and the seed say it does not; this snapshot follows {reading}; compile "
+    "{switch} for the other reading",
+    "2.8": 'docs disagree (2.8): the cross-tenant sync FAQ says sync "isn\'t supported within ... 21Vianet", the '
+    "newer configure page lists 21Vianet -> 21Vianet; this PDP denies until they agree; no switch",
+}
+
+
+def _redemption_conflict(index: Index) -> str:
+    if index.automatic_redemption_across_clouds:
+        return DOCS_DISAGREE["2.7"].format(
+            reading="the current overview (--cross-cloud-automatic-redemption)",
+            switch="without --cross-cloud-automatic-redemption",
+        )
+    return DOCS_DISAGREE["2.7"].format(
+        reading="the seed (D1: not across clouds)", switch="with --cross-cloud-automatic-redemption"
+    )
+
 
 _SETTING_NAMES = {
     (Direction.INBOUND, Feature.B2B_COLLABORATION): "b2bCollaborationInbound",
@@ -190,26 +222,37 @@ def _redemption_lines(index: Index, home_id: str, resource_id: str) -> list[str]
         )
     if home is not None and resource is not None and home.cloud is not resource.cloud:
         lines.append(f"  clouds differ: {home.cloud.endpoint} and {resource.cloud.endpoint} (D1)")
+        lines.append(f"  {_redemption_conflict(index)}")
     return lines
 
 
-def _sync_lines(index: Index, source_id: str, target_id: str) -> list[str]:
+def _sync_lines(index: Index, query: IdentitySyncQuery) -> list[str]:
+    source_id, target_id = query.source_tenant_id, query.target_tenant_id
     target = index.tenants.get(target_id)
     if target is None:
         return [f"  {target_id}: policy not in the snapshot (D9)"]
+    source = index.tenants.get(source_id)
+    source_cloud = target.cloud if source is None else source.cloud
+    what = query.object_kind.name.lower()
+    lines = [f"{what} from {source_cloud.endpoint} into {target.cloud.endpoint} (2.8 cloud pairs)"]
+    if source_cloud is target.cloud is Cloud.CHINA:
+        lines.append(f"  {DOCS_DISAGREE['2.8']}")
     partner = target.partners.get(source_id)
     if partner is None:
-        return [f"identity sync into {_tenant_name(index, target_id)}: no partner configuration for {source_id}"]
-    policy = (
-        "none"
-        if partner.identity_sync is None
-        else f"userSyncInbound.isSyncAllowed {str(partner.identity_sync).lower()}"
-    )
-    lines = [
+        return [
+            *lines,
+            f"identity sync into {_tenant_name(index, target_id)}: no partner configuration for {source_id}",
+        ]
+    if partner.identity_sync is None:
+        policy = "none"
+    elif query.object_kind is SyncObjectKind.GROUPS:
+        policy = f"groupSyncInbound.isSyncAllowed {str(partner.group_sync).lower()} (beta)"
+    else:
+        policy = f"userSyncInbound.isSyncAllowed {str(partner.identity_sync).lower()}"
+    lines.append(
         f"identity sync into {_tenant_name(index, target_id)} from {source_id}: {policy}; automatic redemption "
         f"inbound {_flag(partner.automatic_redemption_inbound)}"
-    ]
-    source = index.tenants.get(source_id)
+    )
     if source is None:
         lines.append(f"  {source_id} is not in the snapshot: its outbound setting is not checked (D9)")
     else:
@@ -276,10 +319,12 @@ def explain(index: Index, query: Query) -> tuple[Result, list[str]]:
             required = ", ".join(sorted(c.name for c in query.required)) or "nothing"
             presented = ", ".join(sorted(c.name for c in query.presented)) or "nothing"
             lines.append(f"  Conditional Access requires {required}; the session presents {presented}")
+            if query.feature is Feature.B2B_DIRECT_CONNECT and result.reason is Reason.TRUST_MFA_IN_HOME_TENANT:
+                lines.append(f"  {DOCS_DISAGREE['2.5']}")
     elif isinstance(query, AutomaticRedemptionQuery):
         lines += _redemption_lines(index, query.home_tenant_id, query.resource_tenant_id)
     elif isinstance(query, IdentitySyncQuery):
-        lines += _sync_lines(index, query.source_tenant_id, query.target_tenant_id)
+        lines += _sync_lines(index, query)
     elif isinstance(query, AdminActionQuery):
         tenant = index.tenants.get(query.tenant_id)
         if tenant is not None:

@@ -127,6 +127,7 @@ class ConfigIndex:
         "automatic_redemption_inbound",
         "automatic_redemption_outbound",
         "channels",
+        "group_sync",
         "identity_sync",
         "is_partner",
         "is_service_provider",
@@ -140,6 +141,8 @@ class ConfigIndex:
     trust: TrustIndex
     #: userSyncInbound.isSyncAllowed of the partner's identity sync policy; None: no policy.
     identity_sync: bool | None
+    #: groupSyncInbound.isSyncAllowed (beta); None when no identitySynchronization policy.
+    group_sync: bool | None
 
     def setting(self, direction: Direction, feature: Feature) -> SettingIndex:
         setting: SettingIndex = self.channels[direction][feature]
@@ -262,11 +265,9 @@ class _Builder:
             ci.automatic_redemption_outbound = c.automatic_redemption_outbound
             ci.is_partner = partner is not None
             ci.is_service_provider = partner is not None and partner.is_service_provider
-            ci.identity_sync = (
-                partner.identity_sync.user_sync_allowed
-                if partner is not None and partner.HasField("identity_sync")
-                else None
-            )
+            has_sync = partner is not None and partner.HasField("identity_sync")
+            ci.identity_sync = partner.identity_sync.user_sync_allowed if has_sync else None
+            ci.group_sync = bool(partner.identity_sync.group_sync_allowed) if has_sync else None
             ci.source = source
             return ci
 

@@ -36,6 +36,12 @@ class RedemptionScenario(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REDEMPTION_SCENARIO_B2B_DIRECT_CONNECT: _ClassVar[RedemptionScenario]
     REDEMPTION_SCENARIO_CROSS_TENANT_SYNC: _ClassVar[RedemptionScenario]
 
+class SyncObjectKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SYNC_OBJECT_KIND_UNSPECIFIED: _ClassVar[SyncObjectKind]
+    SYNC_OBJECT_KIND_USERS: _ClassVar[SyncObjectKind]
+    SYNC_OBJECT_KIND_GROUPS: _ClassVar[SyncObjectKind]
+
 class Decision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     DECISION_UNSPECIFIED: _ClassVar[Decision]
@@ -82,6 +88,9 @@ class Reason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_UNKNOWN_ACCESS_TYPE: _ClassVar[Reason]
     REASON_UNKNOWN_TARGET_TYPE: _ClassVar[Reason]
     REASON_GROUPS_CLAIM_MISSING: _ClassVar[Reason]
+    REASON_SYNC_INSIDE_21VIANET_DOCS_DISAGREE: _ClassVar[Reason]
+    REASON_GROUP_SYNC_NOT_ALLOWED: _ClassVar[Reason]
+    REASON_GROUP_SYNC_CROSS_CLOUD_UNSUPPORTED: _ClassVar[Reason]
     REASON_ADMIN_ACTION_ALLOWED: _ClassVar[Reason]
     REASON_ADMIN_NO_ROLE_GRANTS: _ClassVar[Reason]
     REASON_ADMIN_ACTION_EXCLUDED: _ClassVar[Reason]
@@ -140,6 +149,9 @@ REDEMPTION_SCENARIO_UNSPECIFIED: RedemptionScenario
 REDEMPTION_SCENARIO_B2B_COLLABORATION: RedemptionScenario
 REDEMPTION_SCENARIO_B2B_DIRECT_CONNECT: RedemptionScenario
 REDEMPTION_SCENARIO_CROSS_TENANT_SYNC: RedemptionScenario
+SYNC_OBJECT_KIND_UNSPECIFIED: SyncObjectKind
+SYNC_OBJECT_KIND_USERS: SyncObjectKind
+SYNC_OBJECT_KIND_GROUPS: SyncObjectKind
 DECISION_UNSPECIFIED: Decision
 DECISION_ALLOW: Decision
 DECISION_DENY: Decision
@@ -181,6 +193,9 @@ REASON_TRUST_NOTHING_REQUIRED: Reason
 REASON_UNKNOWN_ACCESS_TYPE: Reason
 REASON_UNKNOWN_TARGET_TYPE: Reason
 REASON_GROUPS_CLAIM_MISSING: Reason
+REASON_SYNC_INSIDE_21VIANET_DOCS_DISAGREE: Reason
+REASON_GROUP_SYNC_NOT_ALLOWED: Reason
+REASON_GROUP_SYNC_CROSS_CLOUD_UNSUPPORTED: Reason
 REASON_ADMIN_ACTION_ALLOWED: Reason
 REASON_ADMIN_NO_ROLE_GRANTS: Reason
 REASON_ADMIN_ACTION_EXCLUDED: Reason
@@ -275,12 +290,14 @@ class AutomaticRedemptionQuestion(_message.Message):
     def __init__(self, home_tenant_id: _Optional[str] = ..., resource_tenant_id: _Optional[str] = ..., scenario: _Optional[_Union[RedemptionScenario, str]] = ...) -> None: ...
 
 class IdentitySyncQuestion(_message.Message):
-    __slots__ = ("source_tenant_id", "target_tenant_id")
+    __slots__ = ("source_tenant_id", "target_tenant_id", "object_kind")
     SOURCE_TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECT_KIND_FIELD_NUMBER: _ClassVar[int]
     source_tenant_id: str
     target_tenant_id: str
-    def __init__(self, source_tenant_id: _Optional[str] = ..., target_tenant_id: _Optional[str] = ...) -> None: ...
+    object_kind: SyncObjectKind
+    def __init__(self, source_tenant_id: _Optional[str] = ..., target_tenant_id: _Optional[str] = ..., object_kind: _Optional[_Union[SyncObjectKind, str]] = ...) -> None: ...
 
 class TenantRestrictionsQuestion(_message.Message):
     __slots__ = ("tenant_id", "external_tenant_id", "user_id", "group_ids", "application_id")
