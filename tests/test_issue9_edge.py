@@ -63,26 +63,21 @@ def snapshot_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def _server(*flags: str) -> Iterator[InProcessServer]:
+    """An in-process server on a TCP port, no metrics, plus ``flags``."""
+    srv = InProcessServer(settings_from_flags("--listen", "127.0.0.1:0", "--metrics-listen", "off", *flags))
+    try:
+        yield srv.start()
+    finally:
+        srv.close()
+
+
 @pytest.fixture(scope="module")
 def server(snapshot_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
     sock = tmp_path_factory.mktemp("sock") / "pdp.sock"
-    srv = InProcessServer(
-        settings_from_flags(
-            "--snapshot",
-            str(snapshot_file),
-            "--listen",
-            "127.0.0.1:0",
-            "--listen",
-            f"unix:{sock}",
-            "--metrics-listen",
-            "off",
-        )
-    )
-    try:
-        srv.start()
+    with _server("--snapshot", str(snapshot_file), "--listen", f"unix:{sock}") as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 @pytest.fixture(scope="module")
@@ -326,30 +321,11 @@ def test_issue9_D3_default_socket_is_in_a_private_directory(monkeypatch: pytest.
 @pytest.fixture
 def limited(snapshot_file: Path) -> Iterator[InProcessServer]:
     """A server held to 2 streams per connection, 3 calls at once and 2 KiB requests."""
-    srv = InProcessServer(
-        settings_from_flags(
-            "--snapshot",
-            str(snapshot_file),
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "off",
-            "--max-concurrent-streams",
-            "2",
-            "--max-concurrent-rpcs",
-            "3",
-            "--max-receive-bytes",
-            "2KiB",
-            "--max-connection-idle",
-            "300ms",
-            "--max-connection-age",
-            "0",
-        )
-    )
-    try:
-        yield srv.start()
-    finally:
-        srv.close()
+    with _server(
+        *("--snapshot", str(snapshot_file), "--max-concurrent-streams", "2", "--max-concurrent-rpcs", "3"),
+        *("--max-receive-bytes", "2KiB", "--max-connection-idle", "300ms", "--max-connection-age", "0"),
+    ) as srv:
+        yield srv
 
 
 def _watch(channel: grpc.Channel) -> Any:
@@ -514,10 +490,8 @@ def _envoy_check(channel: grpc.Channel, token: dict[str, Any]) -> tuple[str, str
 @pytest.mark.parametrize("require", [False, True], ids=["default", "require-groups-claim"])
 def test_issue9_ext_authz_token_without_groups_claim(tmp_path: Path, channels: Channels, require: bool) -> None:
     policy = write_policy(tmp_path / "policy", GROUP_BLOCKED_SPEC)
-    flags = ["--policy", str(policy), "--listen", "127.0.0.1:0", "--metrics-listen", "off"]
-    srv = InProcessServer(settings_from_flags(*flags, *(["--require-groups-claim"] if require else [])))
-    try:
-        channel = channels.open(srv.start().tcp_target)
+    with _server("--policy", str(policy), *(["--require-groups-claim"] if require else [])) as srv:
+        channel = channels.open(srv.tcp_target)
         wait_until(lambda: health_status(channel) == SERVING, what="SERVING")
         member = {"tid": HOME, "oid": USER, "groups": [GROUP]}
         assert _envoy_check(channel, member) == ("deny", "REASON_USER_AND_APPLICATION_BLOCKED")
@@ -531,8 +505,6 @@ def test_issue9_ext_authz_token_without_groups_claim(tmp_path: Path, channels: C
         # Entra's overage markers are denied whatever the switch.
         for overage in ({"hasgroups": True}, {"_claim_names": {"groups": "src1"}}):
             assert _envoy_check(channel, {"tid": HOME, "oid": USER, **overage}) == ("deny", "REASON_INVALID_REQUEST")
-    finally:
-        srv.close()
 
 
 # --------------------------------------------------------------------------- repeated log lines

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,31 +202,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         metavar="BYTES",
         help="BatchCheck work in progress before calls get RESOURCE_EXHAUSTED (default 16MiB)",
     )
-    p.add_argument(
-        "--max-receive-bytes",
-        metavar="SIZE",
-        help="largest request message, e.g. 4MiB (default 4MiB); larger is RESOURCE_EXHAUSTED",
-    )
-    p.add_argument("--max-concurrent-streams", metavar="N", help="HTTP/2 streams one connection may open (default 100)")
-    p.add_argument(
-        "--max-concurrent-rpcs",
-        metavar="N",
-        help="calls in progress at once; more are shed with RESOURCE_EXHAUSTED (default 1000)",
-    )
-    p.add_argument("--max-connections", metavar="N", help="open client connections (default 1000)")
-    p.add_argument("--keepalive-time", metavar="DURATION", help="ping a connection quiet this long (default 60s)")
-    p.add_argument("--keepalive-timeout", metavar="DURATION", help="close it if the ping is not answered (default 20s)")
-    p.add_argument(
-        "--max-connection-idle",
-        metavar="DURATION",
-        help="close a connection without calls this long (default 5m; 0 off)",
-    )
-    p.add_argument(
-        "--max-connection-age", metavar="DURATION", help="ask clients to reconnect after this long (default 1h; 0 off)"
-    )
-    p.add_argument(
-        "--max-connection-age-grace", metavar="DURATION", help="then give their calls this long (default 10s)"
-    )
+    for name, metavar, _, text in _LIMIT_FLAGS:
+        p.add_argument("--" + name.replace("_", "-"), metavar=metavar, help=text)
     p.add_argument("--grace-period", metavar="DURATION", help="time in-flight calls get on SIGTERM (default 10s)")
     p.add_argument(
         "--shutdown-delay",
@@ -294,15 +271,8 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
     setting("max_batch", _positive)
     setting("max_batch_bytes", _positive_size)
     setting("max_inflight_work", _positive_size)
-    setting("max_receive_bytes", _receive_size)
-    setting("max_concurrent_streams", _positive)
-    setting("max_concurrent_rpcs", _positive)
-    setting("max_connections", _positive)
-    setting("keepalive_time", _positive_duration)
-    setting("keepalive_timeout", _positive_duration)
-    setting("max_connection_idle", parse_duration)
-    setting("max_connection_age", parse_duration)
-    setting("max_connection_age_grace", parse_duration)
+    for name, _, convert, _ in _LIMIT_FLAGS:
+        setting(name, convert)
     setting("grace_period", parse_duration)
     setting("shutdown_delay", parse_duration)
     setting("workers", _positive)
@@ -374,6 +344,20 @@ def _positive_duration(raw: str) -> float:
     if value <= 0:
         raise ValueError(f"`{raw}` must be more than 0")
     return value
+
+
+#: The limits of issue 9 D6 (service/limits.py): (setting, metavar, parser, help). 0 turns idle/age off.
+_LIMIT_FLAGS: tuple[tuple[str, str, Callable[[str], object], str], ...] = (
+    ("max_receive_bytes", "SIZE", _receive_size, "largest request message (default 4MiB); larger is RESOURCE_EXHAUSTED"),
+    ("max_concurrent_streams", "N", _positive, "HTTP/2 streams one connection may open (default 100)"),
+    ("max_concurrent_rpcs", "N", _positive, "calls in progress; more are shed with RESOURCE_EXHAUSTED (default 1000)"),
+    ("max_connections", "N", _positive, "open client connections (default 1000)"),
+    ("keepalive_time", "DURATION", _positive_duration, "ping a connection quiet this long (default 60s)"),
+    ("keepalive_timeout", "DURATION", _positive_duration, "close it if the ping is not answered (default 20s)"),
+    ("max_connection_idle", "DURATION", parse_duration, "close a connection without calls this long (default 5m)"),
+    ("max_connection_age", "DURATION", parse_duration, "ask clients to reconnect after this long (default 1h)"),
+    ("max_connection_age_grace", "DURATION", parse_duration, "then give their calls this long (default 10s)"),
+)
 
 
 def _log_level(raw: str) -> str:
