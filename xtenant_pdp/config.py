@@ -348,7 +348,7 @@ def _positive_duration(raw: str) -> float:
 
 #: The limits of issue 9 D6 (service/limits.py): (setting, metavar, parser, help). 0 turns idle/age off.
 _LIMIT_FLAGS: tuple[tuple[str, str, Callable[[str], object], str], ...] = (
-    ("max_receive_bytes", "SIZE", _receive_size, "largest request message (default 4MiB); larger is RESOURCE_EXHAUSTED"),
+    ("max_receive_bytes", "SIZE", _receive_size, "largest request message (default 4MiB), else RESOURCE_EXHAUSTED"),
     ("max_concurrent_streams", "N", _positive, "HTTP/2 streams one connection may open (default 100)"),
     ("max_concurrent_rpcs", "N", _positive, "calls in progress; more are shed with RESOURCE_EXHAUSTED (default 1000)"),
     ("max_connections", "N", _positive, "open client connections (default 1000)"),
