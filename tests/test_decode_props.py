@@ -163,3 +163,17 @@ def test_identity_sync_object_kind_on_the_fast_path(kind: int) -> None:
     found = decode.question(raw)
     assert found is not None and found[1].object_kind is SyncObjectKind(kind or 1)
     assert _agrees(raw)
+
+
+@pytest.mark.parametrize("count", [400, decode.MAX_GROUP_IDS, decode.MAX_GROUP_IDS + 1])
+def test_group_id_limit_is_the_same_both_ways(count: int) -> None:
+    ids = [str(uuid.UUID(int=i)) for i in range(count + 3)]
+    question = pdp_pb2.AccessQuestion(
+        tenant_id=ids[-1], external_tenant_id=ids[-2], direction=1, feature=1, user_id=ids[-3], application_id=ids[0]
+    )
+    question.group_ids.extend(ids[:count])
+    raw = pdp_pb2.CheckRequest(access=question).SerializeToString()
+    assert _agrees(raw) == (len(raw) < 1 << 14)  # the fast path reads questions up to 16 KiB
+    if count > decode.MAX_GROUP_IDS:
+        with pytest.raises(QueryError, match="at most 2048 group ids"):
+            convert.question_from_bytes(raw)

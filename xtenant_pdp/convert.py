@@ -48,7 +48,7 @@ from xtenant_pdp.errors import QueryError
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _GUID_MEMO: dict[str, str] = {}
 _GUID_MEMO_LIMIT = 1 << 16
-_MAX_GROUP_IDS = 2048
+_MAX_GROUP_IDS = decode.MAX_GROUP_IDS  # one limit for both paths
 
 _DIRECTIONS = {int(d): d for d in Direction}
 _FEATURES = {int(f): f for f in Feature}

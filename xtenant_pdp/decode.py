@@ -37,7 +37,7 @@ from xtenant_pdp.decision import (
     TrustQuery,
 )
 
-#: At most this many group ids on the fast path (convert.py words the error above its limit).
+#: Group ids accepted per question, on both paths (convert.py words the error above it).
 MAX_GROUP_IDS = 2048
 _MAX_PACKED_CLAIMS = 8
 
