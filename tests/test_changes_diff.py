@@ -131,3 +131,37 @@ def test_diff_cli_bad_folder_exits_3(tmp_path: Path, policies: tuple[Path, Path]
 def test_every_role_action_in_the_table_is_one_of_section_5() -> None:
     for rule in RULES:
         assert rule.action is None or rule.action in SECTION_5_ACTIONS, rule
+
+
+def test_skipping_unchanged_partners_changes_nothing(policies: tuple[Path, Path], tmp_path: Path) -> None:
+    """diff compares partner signatures before flattening; the result equals diffing everything."""
+    import shutil
+
+    from xtenant_pdp.changes.diff import diff_tenant, flatten
+
+    example = load_policy_dir("xtenant_pdp/examples/policy")
+    edited = shutil.copytree("xtenant_pdp/examples/policy", tmp_path / "edited")
+    body = json.loads((edited / "contoso" / "partners.json").read_text())
+    for p in body["value"]:
+        if p["tenantId"] == "bb9e6048-0da4-4c01-bd66-d95061dbf6de":  # litware: one trust flag
+            p["inboundTrust"]["isMfaAccepted"] = not p["inboundTrust"]["isMfaAccepted"]
+        if p["tenantId"] == "fd7325cf-3c2d-49b8-8b31-fe28f59b1e3a":  # adatum: identity sync appears
+            p["identitySynchronization"] = {"tenantId": p["tenantId"], "userSyncInbound": {"isSyncAllowed": False}}
+    (edited / "contoso" / "partners.json").write_text(json.dumps(body))
+    changed = load_policy_dir(edited)
+    pairs = [
+        (load_policy_dir(policies[0]), load_policy_dir(policies[1])),
+        (example, changed),
+        (changed, example),
+        (example, load_policy_dir(policies[1])),
+    ]
+    for old, new in pairs:
+        before, after = flatten(old), flatten(new)
+        full = [
+            r for t in sorted(before.keys() | after.keys()) for r in diff_tenant(t, before.get(t, {}), after.get(t, {}))
+        ]
+        assert diff(old, new) == full
+    assert {(r.target, r.property) for r in diff(example, changed)} == {
+        ("bb9e6048-0da4-4c01-bd66-d95061dbf6de", "inboundTrust.isMfaAccepted"),
+        ("fd7325cf-3c2d-49b8-8b31-fe28f59b1e3a", "identitySynchronization"),
+    }

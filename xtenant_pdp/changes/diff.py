@@ -111,8 +111,8 @@ def _config_props(config: ConfigIndex, *, partner: bool) -> dict[str, Value]:
     return out
 
 
-def _tenant_props(tenant: TenantIndex) -> dict[str, dict[str, Value]]:
-    """target -> {property: value} for one local tenant."""
+def _tenant_props(tenant: TenantIndex, *, partners: bool = True) -> dict[str, dict[str, Value]]:
+    """target -> {property: value} for one local tenant (without its partners: policy and default)."""
     flat: dict[str, dict[str, Value]] = {
         Scope.POLICY.value: {"allowedCloudEndpoints": tuple(sorted(c.endpoint for c in tenant.allowed_clouds))},
     }
@@ -120,8 +120,9 @@ def _tenant_props(tenant: TenantIndex) -> dict[str, dict[str, Value]]:
     default["id"] = tenant.default_policy_id or None
     default["isServiceDefault"] = tenant.default.source is Source.SERVICE_DEFAULT
     flat[Scope.DEFAULT.value] = default
-    for partner_id, config in tenant.partners.items():
-        flat[partner_id] = _config_props(config, partner=True)
+    if partners:
+        for partner_id, config in tenant.partners.items():
+            flat[partner_id] = _config_props(config, partner=True)
     return flat
 
 
@@ -193,10 +194,49 @@ def flatten(index: Index | None) -> dict[str, dict[str, dict[str, Value]]]:
     return {tenant_id: _tenant_props(tenant) for tenant_id, tenant in index.tenants.items()}
 
 
+def _signature(config: ConfigIndex) -> tuple[Any, ...]:
+    """Everything _config_props reads of a partner, compared in C (protobuf messages, bools):
+    equal signatures flatten alike, so an unchanged partner is never flattened."""
+    settings = [config.setting(d, f) for _, d, f in _SETTINGS]
+    if config.tenant_restrictions is not None:
+        settings.append(config.tenant_restrictions)
+    trust = config.trust
+    return (
+        [h.raw for s in settings for h in (s.users, s.applications)],
+        config.tenant_restrictions is None,
+        (trust.mfa_accepted, trust.compliant_device_accepted, trust.hybrid_joined_device_accepted, trust.source),
+        config.automatic_redemption_inbound,
+        config.automatic_redemption_outbound,
+        config.is_service_provider,
+        config.identity_sync,
+    )
+
+
+def _changed_props(
+    old: TenantIndex | None, new: TenantIndex | None
+) -> tuple[dict[str, dict[str, Value]], dict[str, dict[str, Value]]]:
+    """Both tenants flattened, leaving out the partners whose signatures are equal."""
+    before = _tenant_props(old, partners=False) if old is not None else {}
+    after = _tenant_props(new, partners=False) if new is not None else {}
+    old_partners = old.partners if old is not None else {}
+    new_partners = new.partners if new is not None else {}
+    for partner_id in old_partners.keys() | new_partners.keys():
+        was, now = old_partners.get(partner_id), new_partners.get(partner_id)
+        if was is not None and now is not None and _signature(was) == _signature(now):
+            continue
+        if was is not None:
+            before[partner_id] = _config_props(was, partner=True)
+        if now is not None:
+            after[partner_id] = _config_props(now, partner=True)
+    return before, after
+
+
 def diff(old: Index | None, new: Index | None) -> list[AuditRecord]:
     """Every changed property, per local tenant (sorted by tenant id), nothing else."""
-    before, after = flatten(old), flatten(new)
+    old_tenants = old.tenants if old is not None else {}
+    new_tenants = new.tenants if new is not None else {}
     records: list[AuditRecord] = []
-    for tenant_id in sorted(before.keys() | after.keys()):
-        records.extend(diff_tenant(tenant_id, before.get(tenant_id, {}), after.get(tenant_id, {})))
+    for tenant_id in sorted(old_tenants.keys() | new_tenants.keys()):
+        before, after = _changed_props(old_tenants.get(tenant_id), new_tenants.get(tenant_id))
+        records.extend(diff_tenant(tenant_id, before, after))
     return records
