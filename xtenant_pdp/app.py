@@ -37,6 +37,7 @@ from xtenant_pdp.service.reloader import Reloader
 from xtenant_pdp.service.rpc_metrics import InstrumentedServer
 from xtenant_pdp.service.servicer import SERVICE_NAME, DecisionServicer
 from xtenant_pdp.service.sources import PolicyDirSource, SnapshotFileSource, SnapshotSource
+from xtenant_pdp.service.work import WorkLimits
 from xtenant_pdp.workers import WORKER_ENV
 
 log = logging.getLogger("xtenant_pdp.server")
@@ -200,7 +201,12 @@ async def start(
     grpc_server = grpc.aio.server(
         options=server_options(settings), maximum_concurrent_rpcs=settings.max_concurrent_rpcs
     )
-    servicer = DecisionServicer(holder, metrics, max_batch=settings.max_batch, recorder=decisions)
+    work = WorkLimits(
+        max_batch=settings.max_batch,
+        max_batch_bytes=settings.max_batch_bytes,
+        max_inflight=settings.max_inflight_work,
+    )
+    servicer = DecisionServicer(holder, metrics, work=work, recorder=decisions)
     grpc_server.add_generic_rpc_handlers([servicer.handler()])  # measures itself
     # Other unary services register through the stand-in that adds the grpc_server_* metrics.
     instrumented = InstrumentedServer(grpc_server, metrics)

@@ -17,6 +17,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from xtenant_pdp import decode
 from xtenant_pdp.admin.question import admin_action_query
@@ -44,6 +45,7 @@ from xtenant_pdp.decision import (
     TrustQuery,
 )
 from xtenant_pdp.errors import QueryError
+from xtenant_pdp.index import Index
 
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _GUID_MEMO: dict[str, str] = {}
@@ -287,6 +289,26 @@ def response_from_result(result: Result, snapshot_id: str) -> pdp_pb2.CheckRespo
         response.redemption.notification_email = r.notification_email
         response.redemption.scenario = r.scenario
     return response
+
+
+def snapshot_info_response(index: Index, loaded_at: float) -> pdp_pb2.GetSnapshotInfoResponse:
+    """GetSnapshotInfo of the active index, activated at ``loaded_at`` (seconds since the epoch)."""
+    info = index.info
+    created = Timestamp()
+    created.FromDatetime(info.created_at)
+    loaded = Timestamp()
+    loaded.FromNanoseconds(int(loaded_at * 1e9))
+    return pdp_pb2.GetSnapshotInfoResponse(
+        snapshot_id=info.snapshot_id,
+        format_version=info.format_version,
+        compiler_version=info.compiler_version,
+        compiler_release=info.compiler_release,
+        created_at=created,
+        loaded_at=loaded,
+        source_digest=info.source_digest,
+        tenant_count=len(index.tenants),
+        partner_count=index.partner_count,
+    )
 
 
 def error_response(

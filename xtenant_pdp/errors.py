@@ -6,8 +6,10 @@ Exception tree::
     ├── CompileErrors      a policy source failed to compile; carries every CompileIssue at once
     ├── SnapshotLoadError  a snapshot file is unreadable, corrupt, truncated or of another version
     │   └── SnapshotMissing    ... or does not exist (yet)
-    └── QueryError         a question is malformed; names the request field (INVALID_ARGUMENT)
-        └── QueryContradictsSnapshot  a well-formed question says what the snapshot knows otherwise (D12)
+    ├── QueryError         a question is malformed; names the request field (INVALID_ARGUMENT)
+    │   └── QueryContradictsSnapshot  a well-formed question says what the snapshot knows otherwise (D12)
+    ├── NoSnapshot         no snapshot is active yet (UNAVAILABLE)
+    └── Busy               the server sheds a call to stay fair (RESOURCE_EXHAUSTED)
 
 Messages are lowercase, carry no trailing period and put user input in backticks.
 """
@@ -172,3 +174,12 @@ class QueryContradictsSnapshot(QueryError):
 
     Raised by the evaluator, which alone reads the snapshot; still INVALID_ARGUMENT naming the
     field, never an answer: a caller's claim must not override the compiled policy."""
+
+
+class NoSnapshot(XtenantPdpError):
+    """No snapshot has been activated yet: UNAVAILABLE, clients may retry."""
+
+
+class Busy(XtenantPdpError):
+    """The server sheds this call: the batch work in progress is at its bound (RESOURCE_EXHAUSTED;
+    clients retry with backoff). The message names the limit and its flag."""

@@ -1,47 +1,47 @@
-"""SERVE: xtenant.pdp.v1.DecisionService. Convert, evaluate, convert; map typed errors to codes.
+"""SERVE: xtenant.pdp.v1.DecisionService: convert -> evaluate -> convert -> record.
 
 No business rule lives here. Check and BatchCheck take and return raw bytes (registered with
-no (de)serializer) so that a cache hit costs one dict look-up and no protobuf work at all; on a
-miss the bytes are parsed, converted (convert.py), evaluated (evaluator.py) and serialized.
+no (de)serializer) so that a cache hit costs one look-up and no protobuf work at all; on a miss
+the bytes are decoded (convert.py), evaluated (evaluator.py) and the result's response bytes
+taken from the generation's memo. Each call reads the holder once: that generation, and
+whether it is stale, answer the whole call (a batch never mixes two). Typed errors map to
+status codes in one place (``_failure``). "Record" is one step per call: metrics, and the
+optional recorder (the decision log).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Generator
 from typing import Any
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from xtenant_pdp import convert
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.convert import question_from_bytes
-from xtenant_pdp.decision import Decision, QuestionKind
-from xtenant_pdp.errors import QueryError
+from xtenant_pdp.decision import QuestionKind
+from xtenant_pdp.errors import Busy, NoSnapshot, QueryError
 from xtenant_pdp.evaluator import STALE_SNAPSHOT, evaluate
 from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service import wire
 from xtenant_pdp.service.answer import Answer, Recorder
 from xtenant_pdp.service.holder import Active, SnapshotHolder
 from xtenant_pdp.service.rpc_metrics import measured
+from xtenant_pdp.service.work import MAX_BATCH, SLICE_CHECK_EVERY, SLICE_S, WorkBudget, WorkLimits
 
 log = logging.getLogger("xtenant_pdp.service")
 
 SERVICE_NAME = "xtenant.pdp.v1.DecisionService"
-#: Largest BatchCheck accepted; larger batches are INVALID_ARGUMENT (documented in README).
-MAX_BATCH = 1000
 
 _perf = time.perf_counter
-_DENY = Decision.DENY
 _INVALID = (QuestionKind.INVALID, None)
 
-
-class NoSnapshot(Exception):
-    """No snapshot has been activated yet: UNAVAILABLE, clients may retry."""
+__all__ = ["MAX_BATCH", "SERVICE_NAME", "DecisionServicer", "NoSnapshot", "invalid_argument_status"]
 
 
 def invalid_argument_status(error: QueryError) -> Any:
@@ -58,13 +58,21 @@ class DecisionServicer:
     """Answers from ``holder.current``; every answer names the snapshot that gave it."""
 
     def __init__(
-        self, holder: SnapshotHolder, metrics: Metrics, *, max_batch: int = MAX_BATCH, recorder: Recorder | None = None
+        self,
+        holder: SnapshotHolder,
+        metrics: Metrics,
+        *,
+        max_batch: int = MAX_BATCH,
+        work: WorkLimits | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self._holder = holder
         #: The decision log's record step (service/decision_log.py), or None.
         self._recorder = recorder
         self._metrics = metrics
-        self._max_batch = max_batch
+        limits = work if work is not None else WorkLimits(max_batch=max_batch)
+        self._max_batch = limits.max_batch
+        self._budget = WorkBudget(limits)
         self._observe = metrics.observe_decision
         self._observe_many = metrics.observe_decisions
         self._counters = metrics.decision_counters
@@ -75,54 +83,125 @@ class DecisionServicer:
 
     # ------------------------------------------------------------------ one question
 
-    def decide(self, active: Active, raw: bytes) -> Answer:
-        """The answer to one serialized CheckRequest. Raises QueryError for a malformed
-        question. Records no metrics: callers do, once per call or once per batch."""
-        if self._holder.stale:
-            kind = question_from_bytes(raw)[0]  # still INVALID_ARGUMENT for a malformed question
-            return Answer(self._stale_payload(active), kind, _DENY, None)
-        caches = active.caches
-        cache = caches.decisions
-        if cache is not None:
-            found = cache.get(raw)
-            if found is not None:
-                return found
-        kind, query = question_from_bytes(raw)
-        result = evaluate(active.index, query)
-        payloads = caches.payloads
-        payload = payloads.peek(result)
-        if payload is None:
-            payload = payloads[result] = convert.response_from_result(result, active.snapshot_id).SerializeToString()
-        decision = result.decision
-        if cache is None:
-            return Answer(payload, kind, decision, None)
-        if len(raw) <= caches.max_question_bytes:  # a padded question never fills the cache
-            cache[raw] = Answer(payload, kind, decision, True)
-        return Answer(payload, kind, decision, False)
-
-    @staticmethod
-    def _stale_payload(active: Active) -> bytes:
-        return convert.response_from_result(STALE_SNAPSHOT, active.snapshot_id).SerializeToString()
-
-    def answer(self, raw: bytes) -> bytes:
-        """One question with its metrics (the unary path)."""
-        start = _perf()
-        answer = self.decide(self._active(), raw)
-        hit = answer.cache_hit
-        if hit is not None:
-            (self._hit if hit else self._miss).n += 1
-        self._counters[(answer.kind, answer.decision)].n += 1
-        elapsed = _perf() - start
-        self._observe(elapsed)
-        if self._recorder is not None:
-            self._recorder.record(raw, answer.payload, elapsed)
-        return answer.payload
-
     def _active(self) -> Active:
+        """The one read of the holder a call makes."""
         active = self._holder.current
         if active is None:
             raise NoSnapshot
         return active
+
+    def decide(self, active: Active, stale: bool, raw: bytes) -> Answer:
+        """Convert -> evaluate -> convert for one serialized CheckRequest. Raises QueryError for
+        a malformed question (also when stale). Records nothing: callers do, once per call."""
+        caches = active.caches
+        cache = caches.decisions
+        if cache is not None and not stale:
+            found = cache.get(raw)
+            if found is not None:
+                return found
+        kind, query = question_from_bytes(raw)
+        result = STALE_SNAPSHOT if stale else evaluate(active.index, query)
+        payloads = caches.payloads
+        payload = payloads.peek(result)
+        if payload is None:
+            payload = payloads[result] = convert.response_from_result(result, active.snapshot_id).SerializeToString()
+        if cache is None or stale:
+            return Answer(payload, kind, result.decision, None)
+        if len(raw) <= caches.max_question_bytes:  # a padded question never fills the cache
+            cache[raw] = Answer(payload, kind, result.decision, True)
+        return Answer(payload, kind, result.decision, False)
+
+    def answer(self, raw: bytes) -> bytes:
+        """One question, recorded (the unary path)."""
+        start = _perf()
+        active = self._active()
+        answer = self.decide(active, active.stale, raw)
+        self._record(raw, answer, _perf() - start)
+        return answer.payload
+
+    def _record(self, raw: bytes, answer: Answer, elapsed: float) -> None:
+        """Record one answered question: metrics, then the recorder."""
+        hit = answer.cache_hit
+        if hit is not None:
+            (self._hit if hit else self._miss).n += 1
+        self._counters[(answer.kind, answer.decision)].n += 1
+        self._observe(elapsed)
+        if self._recorder is not None:
+            self._recorder.record(raw, answer.payload, elapsed)
+
+    # ------------------------------------------------------------------ a batch
+
+    def _items(self, raw: bytes) -> list[bytes]:
+        self._budget.check_size(len(raw))
+        items = wire.split_items(raw, self._max_batch)
+        if not items:
+            raise QueryError("requests", "is empty: send at least one question")
+        return items
+
+    def batch_steps(self, raw: bytes, items: list[bytes]) -> Generator[None, None, bytes]:
+        """Every item answered in order, yielding every SLICE_S so the caller can hand the loop
+        to other calls; returns the BatchCheckResponse bytes. Metrics per item are lock-free
+        adds (metrics.py) and each question is recorded at the batch's mean time."""
+        start = slice_start = _perf()
+        active = self._active()
+        stale = active.stale  # one answer for the whole batch
+        answers = []
+        append = answers.append
+        counters = self._counters
+        decide = self.decide
+        hits = misses = 0
+        for i, item in enumerate(items):
+            try:
+                answer = decide(active, stale, item)
+            except QueryError as exc:
+                counters[_INVALID].n += 1
+                prefixed = QueryError(f"requests[{i}].{exc.field}", exc.message)
+                append(convert.error_response(prefixed, active.snapshot_id).SerializeToString())
+            else:
+                counters[(answer.kind, answer.decision)].n += 1
+                hit = answer.cache_hit
+                if hit is not None:
+                    if hit:
+                        hits += 1
+                    else:
+                        misses += 1
+                append(answer.payload)
+            if i % SLICE_CHECK_EVERY == 0 and _perf() - slice_start > SLICE_S:
+                yield  # other calls run here
+                slice_start = _perf()
+        self._hit.n += hits
+        self._miss.n += misses
+        mean = (_perf() - start) / len(items)
+        self._observe_many(mean, len(items))
+        joined = wire.join_items(answers, expected=len(items))
+        if self._recorder is not None:
+            self._recorder.record_batch(raw, joined, mean)
+        return joined
+
+    def batch(self, raw: bytes) -> bytes:
+        """A whole batch without handing the loop back (in-process callers and benchmarks)."""
+        steps = self.batch_steps(raw, self._items(raw))
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+
+    async def _batch_sliced(self, raw: bytes) -> bytes:
+        """A batch within the work budget, answered in slices that let other calls run."""
+        items = self._items(raw)
+        budget = self._budget
+        cost = budget.acquire(len(raw), len(items))
+        try:
+            steps = self.batch_steps(raw, items)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    return done.value
+                await asyncio.sleep(0)
+        finally:
+            budget.release(cost)
 
     # ------------------------------------------------------------------ RPCs (aio)
 
@@ -144,71 +223,22 @@ class DecisionServicer:
         rpc.handling.observe(_perf() - start)
         return payload
 
-    def batch(self, raw: bytes) -> bytes:
-        """Every item answered in order. Metrics per item are lock-free adds (metrics.py), and
-        the clock is read once per batch: each question is recorded at the batch's mean time."""
-        start = _perf()
-        active = self._active()
-        items = wire.split_items(raw, self._max_batch)
-        if not items:
-            raise QueryError("requests", "is empty: send at least one question")
-        answers = []
-        append = answers.append
-        counters = self._counters
-        decide = self.decide
-        hits = misses = 0
-        for i, item in enumerate(items):
-            try:
-                answer = decide(active, item)
-            except QueryError as exc:
-                counters[_INVALID].n += 1
-                prefixed = QueryError(f"requests[{i}].{exc.field}", exc.message)
-                payload = convert.error_response(prefixed, active.snapshot_id).SerializeToString()
-                hit = None
-            else:
-                counters[(answer.kind, answer.decision)].n += 1
-                payload, hit = answer.payload, answer.cache_hit
-            if hit is not None:
-                if hit:
-                    hits += 1
-                else:
-                    misses += 1
-            append(payload)
-        self._hit.n += hits
-        self._miss.n += misses
-        mean = (_perf() - start) / len(items)
-        self._observe_many(mean, len(items))
-        joined = wire.join_items(answers, expected=len(items))
-        if self._recorder is not None:
-            self._recorder.record_batch(raw, joined, mean)
-        return joined
-
     async def BatchCheck(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:  # noqa: N802
-        return await _guard(context, lambda: self.batch(raw), self._metrics)
-
-    def snapshot_info(self) -> pdp_pb2.GetSnapshotInfoResponse:
-        active = self._active()
-        info = active.index.info
-        created = Timestamp()
-        created.FromDatetime(info.created_at)
-        loaded = Timestamp()
-        loaded.FromNanoseconds(int(active.loaded_at * 1e9))
-        return pdp_pb2.GetSnapshotInfoResponse(
-            snapshot_id=info.snapshot_id,
-            format_version=info.format_version,
-            compiler_version=info.compiler_version,
-            compiler_release=info.compiler_release,
-            created_at=created,
-            loaded_at=loaded,
-            source_digest=info.source_digest,
-            tenant_count=len(active.index.tenants),
-            partner_count=active.index.partner_count,
-        )
+        try:
+            return await self._batch_sliced(raw)
+        except Exception as exc:
+            await context.abort(*_failure(exc, self._metrics))
+            raise  # not reached: abort raises
 
     async def GetSnapshotInfo(  # noqa: N802
         self, request: pdp_pb2.GetSnapshotInfoRequest, context: grpc.aio.ServicerContext
     ) -> pdp_pb2.GetSnapshotInfoResponse:
-        return await _guard(context, self.snapshot_info, self._metrics)
+        try:
+            active = self._active()
+            return convert.snapshot_info_response(active.index, active.loaded_at)
+        except Exception as exc:
+            await context.abort(*_failure(exc, self._metrics))
+            raise  # not reached: abort raises
 
     def handler(self) -> grpc.GenericRpcHandler:
         """Check/BatchCheck on raw bytes; GetSnapshotInfo with the generated (de)serializers.
@@ -231,14 +261,6 @@ class DecisionServicer:
         )
 
 
-async def _guard(context: grpc.aio.ServicerContext, fn: Callable[[], Any], metrics: Metrics) -> Any:
-    try:
-        return fn()
-    except Exception as exc:
-        code, details, trailing = _failure(exc, metrics)
-        await context.abort(code, details, trailing)
-
-
 def _failure(exc: Exception, metrics: Metrics) -> tuple[grpc.StatusCode, str, Any]:
     """Typed errors to status codes; anything unexpected is INTERNAL with a generic message."""
     if isinstance(exc, QueryError):
@@ -247,5 +269,7 @@ def _failure(exc: Exception, metrics: Metrics) -> tuple[grpc.StatusCode, str, An
         return status.code, status.details, status.trailing_metadata
     if isinstance(exc, NoSnapshot):
         return grpc.StatusCode.UNAVAILABLE, "no policy snapshot is loaded yet", ()
+    if isinstance(exc, Busy):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), ()
     log.error("internal error while answering", exc_info=exc)
     return grpc.StatusCode.INTERNAL, "internal error", ()
