@@ -84,16 +84,60 @@ def merge(a: Grant, b: Grant, admin: AdminIndex, action: str) -> Grant:
     return admin.grant(a.reason, roles, action)
 
 
-def _outcome(role: pb.AdminRole, a: pb.AdminAssignment, action: str, excluded: frozenset[str]) -> Reason:
+def _outcome(role: pb.AdminRole, tenant_wide: bool, conditional: bool, action: str, excluded: frozenset[str]) -> Reason:
     if action in excluded:
         return Reason.ADMIN_ACTION_EXCLUDED
-    if a.conditional:
+    if conditional:
         return Reason.ADMIN_CONDITION_NOT_EVALUATED
     if not role.enabled:
         return Reason.ADMIN_ROLE_DISABLED
-    if not a.tenant_wide:
+    if not tenant_wide:
         return Reason.ADMIN_ASSIGNMENT_SCOPED_BELOW_TENANT
     return Reason.ADMIN_ACTION_ALLOWED
+
+
+class _TableBuilder:
+    """One (action -> grant) table per distinct set of assignments; grants shared by value."""
+
+    def __init__(
+        self,
+        tenant_id: str,
+        roles: tuple[pb.AdminRole, ...],
+        protected: dict[str, str],
+        shared: dict[tuple[Reason, tuple[RoleRef, ...], str], Grant],
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.roles = roles
+        self.protected = protected
+        self.shared = shared
+        self.refs = [RoleRef(r.id, r.display_name) for r in roles]
+        self.excluded = [frozenset(r.excluded_actions) for r in roles]
+
+    def table(self, assignments: frozenset[tuple[int, bool, bool]]) -> dict[str, Grant]:
+        folded: dict[str, tuple[int, Reason, set[RoleRef]]] = {}
+        for index, tenant_wide, conditional in assignments:
+            role = self.roles[index]
+            ref = self.refs[index]
+            excluded = self.excluded[index]
+            outcomes = [(a, _outcome(role, tenant_wide, conditional, a, excluded)) for a in role.allowed_actions]
+            outcomes += [(a, Reason.ADMIN_CONDITION_NOT_EVALUATED) for a in role.conditional_actions]
+            for action, reason in outcomes:
+                rank = RANK[reason]
+                found = folded.get(action)
+                if found is None or rank < found[0]:
+                    folded[action] = (rank, reason, {ref})
+                elif rank == found[0]:
+                    found[2].add(ref)
+        out: dict[str, Grant] = {}
+        for action, (_, reason, role_refs) in folded.items():
+            ordered = tuple(sorted(role_refs, key=lambda r: (r.display_name, r.id)))
+            context = self.protected.get(action, "")
+            key = (reason, ordered, context)
+            grant = self.shared.get(key)
+            if grant is None:
+                grant = self.shared[key] = make_grant(self.tenant_id, reason, ordered, context)
+            out[action] = grant
+        return out
 
 
 def build_admin(tenant_id: str, settings: pb.AdminSettings) -> AdminIndex:
@@ -106,7 +150,6 @@ def build_admin(tenant_id: str, settings: pb.AdminSettings) -> AdminIndex:
     default_reason = Reason.ADMIN_NO_ROLE_GRANTS
     if not settings.assignments_exported:
         default_reason = Reason.ADMIN_ROLES_NOT_IN_SNAPSHOT
-    if not settings.assignments_exported:
         no_role = {a: r._replace(reason=default_reason) for a, r in no_role.items()}
     admin = AdminIndex(
         tenant_id=tenant_id,
@@ -119,33 +162,18 @@ def build_admin(tenant_id: str, settings: pb.AdminSettings) -> AdminIndex:
         roles=roles,
         assignments=tuple(settings.assignments),
     )
-    # (principal, action) -> (reason, roles), folded; Grants are built once per distinct value.
-    folded: dict[str, dict[str, tuple[int, Reason, set[RoleRef]]]] = {}
-    refs = [RoleRef(r.id, r.display_name) for r in roles]
-    excluded = [frozenset(r.excluded_actions) for r in roles]
+    # Principals with the same assignments (role, tenant-wide, conditional) share one table: most
+    # hold one role, so a tenant's thousands of assignments need a handful of tables.
+    signatures: dict[str, set[tuple[int, bool, bool]]] = {}
     for a in settings.assignments:
-        role = roles[a.role]
-        table = folded.setdefault(a.principal_id, {})
-        ref = refs[a.role]
-        outcomes = [(action, _outcome(role, a, action, excluded[a.role])) for action in role.allowed_actions]
-        outcomes += [(action, Reason.ADMIN_CONDITION_NOT_EVALUATED) for action in role.conditional_actions]
-        for action, reason in outcomes:
-            rank = RANK[reason]
-            found = table.get(action)
-            if found is None or rank < found[0]:
-                table[action] = (rank, reason, {ref})
-            elif rank == found[0]:
-                found[2].add(ref)
+        signatures.setdefault(a.principal_id, set()).add((a.role, a.tenant_wide, a.conditional))
+    tables: dict[frozenset[tuple[int, bool, bool]], dict[str, Grant]] = {}
     shared: dict[tuple[Reason, tuple[RoleRef, ...], str], Grant] = {}
-    for principal, table in folded.items():
-        out: dict[str, Grant] = {}
-        for action, (_, reason, role_refs) in table.items():
-            ordered = tuple(sorted(role_refs, key=lambda r: (r.display_name, r.id)))
-            context = protected.get(action, "")
-            key = (reason, ordered, context)
-            grant = shared.get(key)
-            if grant is None:
-                grant = shared[key] = make_grant(tenant_id, reason, ordered, context)
-            out[action] = grant
-        admin.by_principal[principal] = out
+    builder = _TableBuilder(tenant_id, roles, protected, shared)
+    for principal, signature in signatures.items():
+        key = frozenset(signature)
+        table = tables.get(key)
+        if table is None:
+            table = tables[key] = builder.table(key)
+        admin.by_principal[principal] = table
     return admin
