@@ -5,6 +5,9 @@ helpers that put them, or a FIFO, where a server reads its snapshot."""
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+from pathlib import Path
 
 from xtenant_pdp import snapshot
 from xtenant_pdp.api import snapshot_pb2 as pb
@@ -61,3 +64,17 @@ def with_created_at(good: bytes, seconds: int) -> bytes:
     header.created_at.seconds = seconds
     header.created_at.nanos = 0
     return _seal(header, body.SerializeToString(deterministic=True))
+
+
+def configmap_with_items(root: Path, policy: Path, version: int) -> None:
+    """What the kubelet writes for a ConfigMap volume with `items`: ``..<ts>/`` holds the files,
+    ``..data`` points at it (swapped atomically), each top-level entry is a link into ``..data``."""
+    root.mkdir(exist_ok=True)
+    shutil.copytree(policy, root / f"..v{version}")
+    tmp = root / "..data_tmp"
+    tmp.symlink_to(f"..v{version}")
+    os.replace(tmp, root / "..data")
+    for entry in sorted(policy.iterdir()):
+        link = root / entry.name
+        if not link.is_symlink():
+            link.symlink_to(f"..data/{entry.name}")

@@ -12,18 +12,22 @@ hangs, which only a stand-in source can do on demand.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import os
+import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_kit import broken_snapshots, with_created_at
+from fault_kit import broken_snapshots, configmap_with_items, with_created_at
 from prometheus_client import CollectorRegistry
-from server_kit import compile_example
+from server_kit import EXAMPLE_POLICY, compile_example, flip_policy
 
-from xtenant_pdp.errors import SnapshotLoadError
+from xtenant_pdp.errors import CompileErrors, SnapshotLoadError
 from xtenant_pdp.index import Index
 from xtenant_pdp.loader import load_snapshot_bytes
 from xtenant_pdp.metrics import Metrics
@@ -31,7 +35,7 @@ from xtenant_pdp.service import holder as holder_module
 from xtenant_pdp.service import reloader as reloader_module
 from xtenant_pdp.service.holder import SnapshotHolder
 from xtenant_pdp.service.reloader import Reloader
-from xtenant_pdp.service.sources import SnapshotFileSource
+from xtenant_pdp.service.sources import PolicyDirSource, SnapshotFileSource, policy_files
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +207,159 @@ def test_issue9_D1_a_reloader_task_that_dies_is_logged_shown_in_health_and_resta
     assert False in health and health[-1] is True
     died = [r for r in caplog.records if "stopped unexpectedly" in r.getMessage()]
     assert len(died) == 1 and died[0].exc_info is not None
+
+
+# --------------------------------------------------------------------------- D2: reads that hang
+
+
+class _HangingSource(SnapshotFileSource):
+    """The real file source whose read hangs until released: a hung network mount on demand."""
+
+    def __init__(self, path: Path, release: threading.Event) -> None:
+        super().__init__(path, read_timeout_s=0.2)
+        object.__setattr__(self, "release", release)
+        object.__setattr__(self, "reads", [])
+
+    def read(self) -> bytes:
+        self.reads.append(time.monotonic())  # type: ignore[attr-defined]
+        self.release.wait(30)  # type: ignore[attr-defined]
+        return super().read()
+
+
+def test_issue9_D2_a_stuck_read_is_abandoned_counted_not_piled_up_and_never_waited_for(
+    tmp_path: Path, good: bytes
+) -> None:
+    path = tmp_path / "policy.xtsnap"
+    path.write_bytes(with_created_at(good, int(time.time()) + 1))
+    release = threading.Event()
+    source = _HangingSource(path, release)
+    reloader = _reloader(source, max_age_s=0.8, interval_s=0.05)
+    threads_before = threading.active_count()
+
+    async def scenario() -> None:
+        first = reloader.holder.activate(load_snapshot_bytes(path.read_bytes()), "test")
+        started = time.monotonic()
+        assert await reloader.tick() is None  # the read hangs: abandoned after 0.2 s
+        assert time.monotonic() - started < 5
+        assert _metric(reloader.metrics, "xtenant_pdp_snapshot_read_timeouts_total") == 1
+        assert _metric(reloader.metrics, "xtenant_pdp_snapshot_load_failures_total") == 1
+        assert reloader.holder.current is first
+        reloader.start()
+        await asyncio.sleep(1.0)  # twenty poll intervals while the read still hangs
+        assert len(source.reads) == 1  # type: ignore[attr-defined]  # never a second thread on the mount
+        assert threading.active_count() <= threads_before + 1
+        # Staleness does not wait for the reloader: past its age the snapshot fails closed.
+        assert reloader.holder.stale and not reloader.serving
+        reloader.stop()
+
+    started = time.monotonic()
+    _run(scenario)  # asyncio.run returns (and would let a process exit) while the read still hangs
+    assert time.monotonic() - started < 10
+    assert len(source.reads) == 1  # type: ignore[attr-defined]
+    release.set()
+
+
+def test_issue9_D2_a_stuck_read_that_returns_is_retried(tmp_path: Path, good: bytes) -> None:
+    path = tmp_path / "policy.xtsnap"
+    path.write_bytes(good)
+    release = threading.Event()
+    source = _HangingSource(path, release)
+    reloader = _reloader(source, interval_s=0.05)
+
+    async def scenario() -> None:
+        assert await reloader.tick() is None
+        reloader.start()
+        release.set()
+        deadline = time.monotonic() + 10
+        while reloader.holder.current is None:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        reloader.stop()
+
+    _run(scenario)
+    assert reloader.serving
+
+
+def test_issue9_D2_a_fifo_in_a_policy_directory_is_refused_without_reading_it(tmp_path: Path) -> None:
+    policy = tmp_path / "policy"
+    shutil.copytree(EXAMPLE_POLICY, policy)
+    partners = policy / "contoso" / "partners.json"
+    partners.unlink()
+    os.mkfifo(partners)
+    outcome: list[BaseException] = []
+    reader = threading.Thread(target=lambda: _catch(PolicyDirSource(policy).read, outcome), daemon=True)
+    reader.start()
+    reader.join(20)
+    assert not reader.is_alive(), "the read blocked on the FIFO"
+    assert isinstance(outcome[0], SnapshotLoadError)
+    assert "contoso/partners.json is not a regular file" in str(outcome[0])
+
+
+def _catch(fn: Callable[[], Any], into: list[BaseException]) -> None:
+    try:
+        fn()
+    except BaseException as exc:
+        into.append(exc)
+
+
+# --------------------------------------------------------------------------- D9: ConfigMap items
+
+
+def test_issue9_D9_a_configmap_volume_with_items_is_watched(tmp_path: Path) -> None:
+    policy = tmp_path / "policy"
+    shutil.copytree(EXAMPLE_POLICY, policy)
+    volume = tmp_path / "volume"
+    configmap_with_items(volume, policy, 1)
+    source = PolicyDirSource(volume)
+    before = source.fingerprint()
+    assert any(rel == "contoso/partners.json" for rel, _ in before[1])  # type: ignore[index]
+    first = load_snapshot_bytes(source.read())
+    flip_policy(policy)
+    configmap_with_items(volume, policy, 2)
+    assert source.fingerprint() != before
+    assert load_snapshot_bytes(source.read()).snapshot_id != first.snapshot_id
+
+
+def test_issue9_D9_links_out_of_the_volume_are_never_followed(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(EXAMPLE_POLICY / "contoso", elsewhere)
+    policy = tmp_path / "policy"
+    shutil.copytree(EXAMPLE_POLICY, policy)
+    shutil.rmtree(policy / "contoso")
+    (policy / "contoso").symlink_to(elsewhere)
+    keys = dict(policy_files(policy))
+    assert keys["contoso"] == ("outside", str(elsewhere))
+    assert not any(rel.startswith("contoso/") for rel in keys)
+    with pytest.raises(CompileErrors, match="outside the policy folder"):
+        PolicyDirSource(policy).read()
+
+
+# --------------------------------------------------------------------------- D7: memory per reload
+
+
+class _InFlight:
+    """A call in flight: alive while a reload freezes, cyclic garbage once it ends."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_issue9_D7_reloads_under_traffic_do_not_grow_the_frozen_generation(good: bytes) -> None:
+    from xtenant_pdp import loader
+
+    reloads, per_reload = 120, 250
+    counts = []
+    try:
+        index = None
+        for _ in range(reloads):
+            in_flight = [_InFlight() for _ in range(per_reload)]
+            index = load_snapshot_bytes(good, freeze=True)
+            del in_flight  # the calls end: their cycles are garbage, frozen with the index
+            counts.append(gc.get_freeze_count())
+        del index
+    finally:
+        gc.unfreeze()
+        getattr(loader, "_frozen_baseline", []).clear()
+    # Unfixed, every reload kept its in-flight objects for good: +30,000 objects here.
+    bound = getattr(loader, "RECLAIM_EXCESS_OBJECTS", 10_000) + 4 * per_reload + 5_000
+    assert max(counts) - counts[0] < bound, (counts[0], max(counts))

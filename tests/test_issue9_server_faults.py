@@ -10,7 +10,7 @@ import signal
 import time
 from pathlib import Path
 
-from fault_kit import broken_snapshots, with_created_at
+from fault_kit import broken_snapshots, configmap_with_items, with_created_at
 from server_kit import (
     NOT_SERVING,
     SERVING,
@@ -19,6 +19,8 @@ from server_kit import (
     Procs,
     check,
     compile_pair,
+    copy_example_policy,
+    flip_policy,
     flip_question,
     free_port,
     health_status,
@@ -176,3 +178,20 @@ def test_issue9_D2_a_fifo_in_place_of_the_snapshot_is_refused_and_sigterm_still_
     assert health_status(channel) == SERVING
     proc.send(signal.SIGTERM)
     assert proc.wait_exit(15) == 0
+
+
+def test_issue9_D9_policy_from_a_configmap_volume_with_items_reloads_on_the_swap(
+    tmp_path: Path, procs: Procs, channels: Channels
+) -> None:
+    pair = compile_pair(tmp_path)
+    policy = copy_example_policy(tmp_path / "policy")
+    volume = tmp_path / "volume"
+    configmap_with_items(volume, policy, 1)
+    proc = procs.spawn(
+        *("--policy", str(volume), "--listen", "127.0.0.1:0", "--reload-interval", "0.1s", "--metrics-listen", "off")
+    )
+    channel = channels.open(proc.tcp_target)
+    wait_snapshot(channel, pair.a.info.snapshot_id)
+    flip_policy(policy)
+    configmap_with_items(volume, policy, 2)  # the kubelet's update: only ..data changes
+    wait_snapshot(channel, pair.b.info.snapshot_id)

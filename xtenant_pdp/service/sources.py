@@ -80,7 +80,8 @@ def policy_files(root: Path) -> Iterator[tuple[str, tuple[object, ...]]]:
     Symbolic links are followed when they resolve inside ``root`` (a ConfigMap volume mounted
     with ``items`` makes each tenant folder a link into ``..data``, issue 9 D9) and never out of
     it: a link that leaves the volume yields a ("outside", ...) key instead of a stat, and a
-    FIFO or device a ("not a regular file", ...) key, which :meth:`PolicyDirSource.read` refuses.
+    FIFO or device a ("not a regular file", ...) key, which :meth:`PolicyDirSource.read` refuses
+    (the compiler refuses links out of the directory itself).
     """
     real_root = os.path.realpath(root)
 
@@ -107,12 +108,15 @@ def policy_files(root: Path) -> Iterator[tuple[str, tuple[object, ...]]]:
             if not inside(real):
                 yield rel, ("outside", real)
                 continue
-            key = _stat_key(real)
             try:
-                regular = stat.S_ISREG(os.stat(real).st_mode)
-            except OSError:
-                regular = True  # vanished meanwhile: the compiler reports it
-            yield rel, (key if regular else ("not a regular file", real))
+                st = os.stat(real)
+            except OSError as exc:  # vanished meanwhile: the compiler reports it
+                yield rel, ("missing", str(exc))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                yield rel, ("not a regular file", real)
+                continue
+            yield rel, (real, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 @dataclass(frozen=True)
@@ -133,12 +137,9 @@ class PolicyDirSource:
         return (data_link, tuple(policy_files(self.path)))
 
     def read(self) -> bytes:
+        # The compiler reads with plain reads: a FIFO among the files would block it. (Links out
+        # of the directory it refuses itself, with a located error.)
         for rel, key in policy_files(self.path):
-            if key and key[0] == "outside":
-                raise SnapshotLoadError(
-                    f"{self.description}: {rel} is a link to {key[1]}, outside the policy directory; "
-                    "copy the file in instead"
-                )
             if key and key[0] == "not a regular file":
                 raise SnapshotLoadError(f"{self.description}: {rel} is not a regular file")
         return compile_policy_dir(self.path, self.options).data
