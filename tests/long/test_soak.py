@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from fault_kit import with_created_at
 from load_kit import ALLOW, DENY, Abusive, ProcSample, Traffic, Verdicts, WellBehaved, sample
 from server_kit import (
@@ -29,6 +30,8 @@ from server_kit import (
     scrape,
     wait_health,
 )
+
+pytestmark = pytest.mark.skipif(os.environ.get("XTENANT_PDP_LONG") != "1", reason="long run: set XTENANT_PDP_LONG=1")
 
 DURATION_S = float(os.environ.get("XTENANT_PDP_SOAK_S", "180"))
 WARMUP_FRACTION = 0.2
