@@ -710,3 +710,16 @@ def test_D13_a_graph_beta_role_definitions_body_loads_verbatim(tmp_path: Path) -
         "ADMIN_ACTION_ALLOWED",
     )
     assert outcome(ask(engine, P + "standard/read", principal=USER2)) == ("DENY", "ADMIN_NO_ROLE_GRANTS")
+
+
+def test_D13_answers_are_built_with_the_index(example_engine: Engine) -> None:
+    """Answering allocates no result: every adminAction answer of the example is the same object twice
+    (a tenant without role files included), so the index never changes while it answers."""
+    from xtenant_pdp import convert
+    from xtenant_pdp.evaluator import evaluate
+
+    lines = (Path(__file__).parent.parent / "xtenant_pdp" / "examples" / "questions.jsonl").read_text().splitlines()
+    queries = [convert.query_from_proto(convert.request_from_json(line)) for line in lines if "adminAction" in line]
+    assert len(queries) >= 10
+    for query in queries:
+        assert evaluate(example_engine.index, query) is evaluate(example_engine.index, query), query

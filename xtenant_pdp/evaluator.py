@@ -362,8 +362,8 @@ def evaluate_admin_action(index: Index, q: AdminActionQuery) -> Result:
     if tenant is None:
         return missing_tenant(q.tenant_id)
     admin = tenant.admin
-    if admin is None:
-        return tenant.results.get(_DENY, Reason.ADMIN_ROLES_NOT_IN_SNAPSHOT, Source.ROLE_MANAGEMENT)
+    if admin is None:  # only for an index built by hand: the loader always builds one
+        return Result(_DENY, Reason.ADMIN_ROLES_NOT_IN_SNAPSHOT, Source.ROLE_MANAGEMENT, tenant.tenant_id)
     return decide_admin_action(admin, q)
 
 

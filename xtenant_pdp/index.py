@@ -295,7 +295,9 @@ class _Builder:
             partners=partners,
             results=results,
             by_channel=by_channel,  # type: ignore[arg-type]
-            admin=build_admin(t.tenant_id, t.admin) if t.HasField("admin") else None,
+            # Always built (an absent message reads as "no assignments exported"): answering never
+            # creates a result the index lacks.
+            admin=build_admin(t.tenant_id, t.admin),
         )
 
 

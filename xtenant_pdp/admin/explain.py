@@ -25,8 +25,8 @@ ADMIN_REASON_TEXT = {
 def admin_lines(tenant_name: str, admin: AdminIndex | None, q: AdminActionQuery, result: Result) -> list[str]:
     action = SPELLING.get(q.action, q.action)
     lines = [f"role assignments of {tenant_name} for `{action}`:"]
-    if admin is None:
-        return [*lines, "  no role file was exported for this tenant"]
+    if admin is None or not admin.assignments_exported:
+        return [*lines, "  no roleAssignments.json was exported for this tenant"]
     principals = {q.principal_id: "the principal", **{g: f"group {g}" for g in q.group_ids}}
     for assignment in admin.assignments:
         who = principals.get(assignment.principal_id)
