@@ -190,3 +190,25 @@ def test_a_failing_writer_restarts_and_loses_nothing_queued(tmp_path: Path, monk
     assert log.alive
     log.close()
     assert len((tmp_path / "d.log").read_text().splitlines()) == 10
+
+
+def test_ext_authz_decisions_are_logged_too(tmp_path: Path) -> None:
+    from test_ext_authz import MEGAN_TOKEN, Running, _settings, envoy_request
+
+    from xtenant_pdp.compiler import compile_policy_dir
+    from xtenant_pdp.service.decision_log import DecisionLogSettings as LogSettings
+
+    snapshot = tmp_path / "example.xtsnap"
+    snapshot.write_bytes(compile_policy_dir(EXAMPLE_POLICY).data)
+    path = tmp_path / "decisions.log"
+    running = Running(_settings(tmp_path, snapshot, decision_log=LogSettings(path=str(path))))
+    try:
+        response = running.stub().Check(envoy_request(token=MEGAN_TOKEN), timeout=5)
+        assert response.status.code == 0
+        serving = running.server.holder.current.snapshot_id
+    finally:
+        running.stop()
+    [line] = [json.loads(line) for line in path.read_text().splitlines()]
+    assert line["kind"] == "extAuthz" and line["direction"] == "DIRECTION_INBOUND"
+    assert (line["decision"], line["reason"]) == ("DECISION_ALLOW", "REASON_ACCESS_ALLOWED")
+    assert line["snapshotId"] == serving and line["groupCount"] >= 1 and line["userId"]

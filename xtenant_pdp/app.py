@@ -212,7 +212,7 @@ async def start(
     instrumented = InstrumentedServer(grpc_server, metrics)
     health_pb2_grpc.add_HealthServicer_to_server(health, instrumented)
     services = [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
-    services += ext_authz.register(instrumented, holder, metrics, settings)
+    services += ext_authz.register(instrumented, holder, metrics, settings, decisions)
     # Reflection (streaming only, so unmeasured) needs the descriptors of the raw-bytes
     # services in the default pool, and the real server to pick its asyncio servicer.
     _ = pdp_pb2.DESCRIPTOR

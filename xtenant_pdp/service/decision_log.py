@@ -44,7 +44,9 @@ ERROR_LOG_INTERVAL_S = 60.0
 #: Per-entry overhead counted against the byte bound besides the two messages.
 ENTRY_OVERHEAD = 120
 
-_UNARY, _BATCH, _LINES = 0, 1, 2
+_UNARY, _BATCH, _LINES, _TYPED = 0, 1, 2, 3
+#: Bytes counted for a typed entry (a question and a shared result, no messages).
+TYPED_ENTRY_BYTES = 400
 _time = time.time
 _random = random.random
 
@@ -137,7 +139,10 @@ class Formatter:
                 query = convert.query_from_proto(raw_or_request)
         except QueryError as exc:
             return {"kind": "invalid", "errorField": exc.field}
-        out: dict[str, Any] = {"kind": convert.json_name(getattr(kind, "label", kind))}
+        return self.typed_question(convert.json_name(getattr(kind, "label", kind)), query)
+
+    def typed_question(self, kind: str, query: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": kind}
         for field, value in zip(query._fields, query, strict=True):
             name = convert.json_name(field)
             if field == "group_ids":
@@ -174,6 +179,17 @@ class Formatter:
             return list(raw)
         when = datetime.fromtimestamp(wall, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         latency_us = round(latency * 1e6, 1)
+        if kind == _TYPED:
+            label, query, result, snapshot_id = raw
+            record = {"time": when, **self.typed_question(label, query)}
+            record.update(
+                decision="DECISION_" + result.decision.name,
+                reason="REASON_" + result.reason.name,
+                source="SOURCE_" + result.source.name,
+                snapshotId=snapshot_id,
+                latencyUs=latency_us,
+            )
+            return [json.dumps(record, separators=(",", ":"))]
         if kind == _UNARY:
             pairs = [(raw, pdp_pb2.CheckResponse.FromString(payload))]
         else:
@@ -274,10 +290,15 @@ class DecisionLog:
     def record_batch(self, raw: bytes, payload: bytes, mean_latency_s: float) -> None:
         self._put(_BATCH, raw, payload, mean_latency_s)
 
-    def _put(self, kind: int, raw: bytes, payload: bytes, latency_s: float) -> None:
+    def record_decision(self, kind: str, query: Any, result: Any, snapshot_id: str, latency_s: float) -> None:
+        """A decision made without CheckRequest/CheckResponse bytes (Envoy ext_authz): the typed
+        question and its Result, formatted on the writer like the others."""
+        self._put(_TYPED, (kind, query, result, snapshot_id), b"", latency_s, TYPED_ENTRY_BYTES)
+
+    def _put(self, kind: int, raw: Any, payload: bytes, latency_s: float, size: int = 0) -> None:
         if self._sample < 1.0 and _random() >= self._sample:
             return
-        size = len(raw) + len(payload) + ENTRY_OVERHEAD
+        size = (size or len(raw) + len(payload)) + ENTRY_OVERHEAD
         queue = self._queue
         if self.queued_bytes - self.written_bytes + size > self._max_bytes or len(queue) >= self._max_entries:
             self.dropped_full += 1

@@ -46,6 +46,7 @@ from xtenant_pdp.errors import QueryError
 from xtenant_pdp.evaluator import STALE_SNAPSHOT, evaluate_gateway_caller
 from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service.caches import ByteLRU, Caches
+from xtenant_pdp.service.decision_log import DecisionLog
 from xtenant_pdp.service.holder import SnapshotHolder
 from xtenant_pdp.service.rpc_metrics import InstrumentedServer
 
@@ -233,8 +234,11 @@ def _split(text: str) -> list[str]:
 class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
     """Answers Envoy from ``holder.current``, read once per call like DecisionServicer."""
 
-    def __init__(self, holder: SnapshotHolder, metrics: Metrics, settings: Settings) -> None:
+    def __init__(
+        self, holder: SnapshotHolder, metrics: Metrics, settings: Settings, decision_log: DecisionLog | None = None
+    ) -> None:
         self._holder = holder
+        self._decision_log = decision_log
         self._count = metrics.count_decision
         self._observe = metrics.observe_decision
         self._namespace = settings.jwt_metadata_namespace
@@ -262,6 +266,7 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
 
     def check(self, request: external_auth_pb2.CheckRequest) -> tuple[external_auth_pb2.CheckResponse, Decision | None]:
         """The answer and its metrics label (None: the route or the PDP is broken, not the caller)."""
+        start = _perf()
         active = self._holder.current
         if active is None:
             return _NO_SNAPSHOT_RESPONSE, _DENY
@@ -298,6 +303,10 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
         except QueryError:
             return _unauthenticated(memo, snapshot_id), _DENY
         result, trusted = evaluate_gateway_caller(active.index, access, route.required, caller.presented)
+        if self._decision_log is not None:  # the deciding result, as the response gives it
+            denied_by_trust = result.decision is not _DENY and trusted is not None and trusted.decision is _DENY
+            final = trusted if denied_by_trust else result
+            self._decision_log.record_decision("extAuthz", access, final, snapshot_id, _perf() - start)
         if result.decision is _DENY:
             return _forbidden(memo, result.reason, snapshot_id), _DENY
         if trusted is not None and trusted.decision is _DENY:
@@ -423,8 +432,13 @@ _NO_SNAPSHOT_RESPONSE = denied_response(code_pb2.UNAVAILABLE, http_status_pb2.Se
 
 
 def register(
-    server: grpc.aio.Server | InstrumentedServer, holder: SnapshotHolder, metrics: Metrics, settings: Settings
+    server: grpc.aio.Server | InstrumentedServer,
+    holder: SnapshotHolder,
+    metrics: Metrics,
+    settings: Settings,
+    decision_log: DecisionLog | None = None,
 ) -> list[str]:
     """Serve Check on ``server``; returns the service names for reflection and health."""
-    external_auth_pb2_grpc.add_AuthorizationServicer_to_server(ExtAuthzServicer(holder, metrics, settings), server)
+    servicer = ExtAuthzServicer(holder, metrics, settings, decision_log)
+    external_auth_pb2_grpc.add_AuthorizationServicer_to_server(servicer, server)
     return [SERVICE_NAME]
