@@ -34,6 +34,7 @@ from xtenant_pdp.loader import load_snapshot_file
 from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service import servicer as servicer_module
 from xtenant_pdp.service.holder import SnapshotHolder
+from xtenant_pdp.service.rpc_metrics import RpcMetrics
 from xtenant_pdp.service.servicer import SERVICE_NAME, DecisionServicer
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -45,7 +46,7 @@ def handler(servicer: DecisionServicer, metrics: Metrics) -> grpc.GenericRpcHand
     failure = getattr(servicer_module, "_failure", _failure)  # the product's own mapping, where it has one
 
     def measured(method: str, behavior: Any) -> Any:
-        rpc = metrics.method(f"/{SERVICE_NAME}/{method}")
+        rpc = RpcMetrics.of(metrics).method(f"/{SERVICE_NAME}/{method}")
         ok = rpc.handled[grpc.StatusCode.OK]
 
         def call(raw: bytes, context: grpc.ServicerContext) -> bytes:

@@ -25,6 +25,7 @@ from xtenant_pdp.api import pdp_pb2  # noqa: E402
 from xtenant_pdp.bench.mix import questions_from_index  # noqa: E402
 from xtenant_pdp.loader import load_policy_dir  # noqa: E402
 from xtenant_pdp.metrics import Metrics  # noqa: E402
+from xtenant_pdp.service.rpc_metrics import RpcMetrics  # noqa: E402
 
 # A real h2load 1.52 summary (closed loop over a Unix socket), trimmed of its progress lines.
 SUMMARY = """\
@@ -152,11 +153,12 @@ def test_max_in_flight_counts_overlaps() -> None:
 def test_handled_reads_the_products_own_exposition() -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
-    check = metrics.method(f"/{h2load.SERVICE}/Check")
+    rpc = RpcMetrics.of(metrics)
+    check = rpc.method(f"/{h2load.SERVICE}/Check")
     check.handled[grpc.StatusCode.OK].n += 7
     check.handled[grpc.StatusCode.INVALID_ARGUMENT].n += 2
-    metrics.method(f"/{h2load.SERVICE}/BatchCheck").handled[grpc.StatusCode.OK].n += 5
-    metrics.method("/other.Service/Check").handled[grpc.StatusCode.OK].n += 11
+    rpc.method(f"/{h2load.SERVICE}/BatchCheck").handled[grpc.StatusCode.OK].n += 5
+    rpc.method("/other.Service/Check").handled[grpc.StatusCode.OK].n += 11
     text = generate_latest(registry).decode()  # a scrape flushes the hot counters first
     assert h2load.handled(text, "Check") == (7.0, 9.0)
     assert h2load.handled(text, "BatchCheck") == (5.0, 5.0)

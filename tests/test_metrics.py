@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from xtenant_pdp.decision import Decision, QuestionKind
 from xtenant_pdp.metrics import DECISION_BUCKETS, Metrics
+from xtenant_pdp.service.rpc_metrics import RpcMetrics
 
 
 def _samples(registry: CollectorRegistry, name: str) -> dict[str, float]:
@@ -58,16 +59,17 @@ def test_hot_counts_reach_the_registry_on_collect_and_flush_once() -> None:
     metrics = Metrics(CollectorRegistry())
     for _ in range(3):
         metrics.cache_hit.n += 1
-    method = metrics.method("/xtenant.pdp.v1.DecisionService/Check")
+    rpc = RpcMetrics.of(metrics)
+    method = rpc.method("/xtenant.pdp.v1.DecisionService/Check")
     method.started.n += 2
-    assert metrics.method("/xtenant.pdp.v1.DecisionService/Check") is method
+    assert RpcMetrics.of(metrics).method("/xtenant.pdp.v1.DecisionService/Check") is method
     page = generate_latest(metrics.registry).decode()  # a scrape flushes first
     assert 'xtenant_pdp_cache_requests_total{result="hit"} 3.0' in page
     assert 'grpc_server_started_total{grpc_method="Check",grpc_service="xtenant.pdp.v1.DecisionService"' in page
     metrics.flush()
     metrics.flush()
     assert metrics.cache_requests.labels("hit")._value.get() == 3  # not added twice
-    assert metrics.grpc_started.labels("unary", "xtenant.pdp.v1.DecisionService", "Check")._value.get() == 2
+    assert rpc.started.labels("unary", "xtenant.pdp.v1.DecisionService", "Check")._value.get() == 2
 
 
 def test_count_decision_uses_bounded_labels() -> None:

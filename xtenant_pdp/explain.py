@@ -193,7 +193,7 @@ def _side(
     tenant = index.tenants.get(tenant_id)
     if tenant is None:
         return [f"  {tenant_id}: policy not in the snapshot (D9)"]
-    setting = tenant.configuration(counterpart).setting(direction, feature)
+    setting = tenant.channel_setting(counterpart, direction, feature)
     return [
         f"{_SETTING_NAMES[(direction, feature)]} of {_tenant_name(index, tenant_id)}:",
         _configuration_line(tenant, counterpart),

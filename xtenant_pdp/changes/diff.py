@@ -195,7 +195,7 @@ def flatten(index: Index | None) -> dict[str, dict[str, dict[str, Value]]]:
 
 
 def _signature(config: ConfigIndex) -> tuple[Any, ...]:
-    """Everything _config_props reads of a partner, compared in C (protobuf messages, bools):
+    """Everything _config_props reads of a partner, compared in C (target records, bools):
     equal signatures flatten alike, so an unchanged partner is never flattened."""
     settings = [config.setting(d, f) for _, d, f in _SETTINGS]
     if config.tenant_restrictions is not None:

@@ -15,13 +15,74 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
+from prometheus_client import Counter, Histogram
 
-from xtenant_pdp.metrics import Metrics
+from xtenant_pdp.metrics import HotCounter, HotHistogram, Metrics
 
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+RPC_BUCKETS = (5e-5, 1e-4, 2.5e-4, 5e-4, 7.5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 1.0)
+
+
+class MethodMetrics(NamedTuple):
+    """grpc_server_* children of one unary method."""
+
+    started: HotCounter
+    handled: dict[grpc.StatusCode, HotCounter]
+    handling: HotHistogram
+
+
+class RpcMetrics:
+    """The grpc_server_* metrics on a Metrics' registry, lock-free like the others (HotCounter)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._methods: dict[str, MethodMetrics] = {}
+        r = metrics.registry
+        self.started = Counter(
+            "grpc_server_started",
+            "RPCs started on the server.",
+            ["grpc_type", "grpc_service", "grpc_method"],
+            registry=r,
+        )
+        self.handled = Counter(
+            "grpc_server_handled",
+            "RPCs completed on the server, regardless of success or failure.",
+            ["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
+            registry=r,
+        )
+        self.handling = Histogram(
+            "grpc_server_handling_seconds",
+            "Response latency of RPCs handled by the server.",
+            ["grpc_type", "grpc_service", "grpc_method"],
+            buckets=RPC_BUCKETS,
+            registry=r,
+        )
+
+    @classmethod
+    def of(cls, metrics: Metrics) -> RpcMetrics:
+        """The one RpcMetrics of ``metrics`` (a registry takes each metric name once)."""
+        found = metrics.parts.get(cls)
+        if found is None:
+            found = metrics.parts[cls] = cls(metrics)
+        return found  # type: ignore[no-any-return]
+
+    def method(self, method: str) -> MethodMetrics:
+        """The grpc_server_* children of ``/package.Service/Method`` (unary), made once."""
+        found = self._methods.get(method)
+        if found is None:
+            service, _, name = method.lstrip("/").rpartition("/")
+            labels = ("unary", service, name)
+            hot = self._metrics
+            found = self._methods[method] = MethodMetrics(
+                hot.hot_counter(self.started.labels(*labels)),
+                {code: hot.hot_counter(self.handled.labels(*labels, code.name)) for code in grpc.StatusCode},
+                hot.hot_histogram(self.handling.labels(*labels)),
+            )
+        return found
 
 
 class InstrumentedServer:
@@ -66,7 +127,7 @@ class _InstrumentedGeneric(grpc.GenericRpcHandler):
 
 def measured(metrics: Metrics, method: str, behavior: Handler) -> Handler:
     """``behavior`` with the grpc_server_* metrics of ``method`` recorded around it."""
-    rpc = metrics.method(method)
+    rpc = RpcMetrics.of(metrics).method(method)
     started, handled, handling = rpc
     ok = handled[grpc.StatusCode.OK]
     perf = time.perf_counter

@@ -31,7 +31,7 @@ from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service import wire
 from xtenant_pdp.service.answer import Answer, Recorder
 from xtenant_pdp.service.holder import Active, SnapshotHolder
-from xtenant_pdp.service.rpc_metrics import measured
+from xtenant_pdp.service.rpc_metrics import RpcMetrics, measured
 from xtenant_pdp.service.work import MAX_BATCH, SLICE_CHECK_EVERY, SLICE_S, WorkBudget, WorkLimits
 
 log = logging.getLogger("xtenant_pdp.service")
@@ -78,7 +78,7 @@ class DecisionServicer:
         self._counters = metrics.decision_counters
         self._hit = metrics.cache_hit
         self._miss = metrics.cache_miss
-        self._check_rpc = metrics.method(f"/{SERVICE_NAME}/Check")
+        self._check_rpc = RpcMetrics.of(metrics).method(f"/{SERVICE_NAME}/Check")
         self._check_ok = self._check_rpc.handled[grpc.StatusCode.OK]
 
     # ------------------------------------------------------------------ one question
