@@ -723,3 +723,16 @@ def test_D13_answers_are_built_with_the_index(example_engine: Engine) -> None:
     assert len(queries) >= 10
     for query in queries:
         assert evaluate(example_engine.index, query) is evaluate(example_engine.index, query), query
+
+
+def test_D13_the_seeds_dotted_tenant_relationships_action_is_named_with_its_graph_spelling(tmp_path: Path) -> None:
+    """The seed lists `microsoft.directory.tenantRelationships/standard/read` (a dot for the slash)."""
+    seed_spelling = "microsoft.directory.tenantRelationships/standard/read"
+    root = write_roles(tmp_path / "policy", [definition(allowed=[seed_spelling])], [assignment()])
+    [warning] = [f for f in compile_policy_dir(root).findings if f.code is IssueCode.INVALID_RESOURCE_ACTION]
+    assert warning.hint == f'did you mean "{TENANT_RELATIONSHIPS}"?'
+    engine = Engine.from_policy_dir(root)
+    answer = ask(engine, seed_spelling)
+    assert answer["error"]["field"] == "adminAction.action"
+    assert f'did you mean "{TENANT_RELATIONSHIPS}"?' in answer["error"]["message"]
+    assert outcome(ask(engine, TENANT_RELATIONSHIPS)) == ("DENY", "ADMIN_NO_ROLE_GRANTS")

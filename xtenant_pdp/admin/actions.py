@@ -125,3 +125,24 @@ def expand(pattern: str, known: frozenset[str]) -> frozenset[str]:
     if not is_wildcard(pattern):
         return frozenset({pattern})
     return frozenset(a for a in known if matches(pattern, a))
+
+
+def misspelt(value: str) -> tuple[bool, str | None]:
+    """Whether an action that is not known looks like a known one misspelt, and the closest known
+    spelling: an unknown crossTenantAccessPolicy action, or the seed's `microsoft.directory.X/...`
+    (a dot for the namespace's slash)."""
+    from xtenant_pdp.graph.reader import suggest
+
+    lower = value.lower()
+    if lower in KNOWN_LOWER or is_wildcard(lower):
+        return False, None
+    if lower.startswith(_DOTTED_NAMESPACE):
+        fixed = "microsoft.directory/" + lower[len(_DOTTED_NAMESPACE) :]
+        if fixed in KNOWN_LOWER:
+            return True, SPELLING[fixed]
+    if lower.startswith(CROSS_TENANT_PREFIX):
+        return True, suggest(value, SPELLING.values())
+    return False, None
+
+
+_DOTTED_NAMESPACE = "microsoft.directory."

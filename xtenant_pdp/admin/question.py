@@ -11,16 +11,13 @@ from collections.abc import Callable, Sequence
 
 from xtenant_pdp.admin.actions import (
     ACTION_RE,
-    CROSS_TENANT_PREFIX,
-    KNOWN_LOWER,
     MAX_ACTION_LENGTH,
-    SPELLING,
     is_wildcard,
+    misspelt,
 )
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.decision import AdminActionQuery
 from xtenant_pdp.errors import QueryError
-from xtenant_pdp.graph.reader import suggest
 
 _MAX_CONTEXTS = 64
 _MAX_CONTEXT_LENGTH = 64
@@ -40,8 +37,8 @@ def action_name(value: str, field: str) -> str:
     lower = value.lower()
     if is_wildcard(lower):
         raise QueryError(field, f"`{value[:80]}` is a wildcard: ask about one action")
-    if lower.startswith(CROSS_TENANT_PREFIX) and lower not in KNOWN_LOWER:
-        best = suggest(value, SPELLING.values())
+    wrong, best = misspelt(value)
+    if wrong:
         hint = f'; did you mean "{best}"?' if best else ""
         raise QueryError(field, f"`{value[:120]}` is not a cross-tenant access action{hint}")
     if len(_ACTIONS) >= _ACTIONS_LIMIT:

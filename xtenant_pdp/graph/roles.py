@@ -24,11 +24,9 @@ from typing import Any, TypeVar
 
 from xtenant_pdp.admin.actions import (
     ACTION_RE,
-    CROSS_TENANT_PREFIX,
-    KNOWN_LOWER,
     MAX_ACTION_LENGTH,
-    SPELLING,
     is_wildcard,
+    misspelt,
 )
 from xtenant_pdp.errors import CompileErrors, CompileIssue, IssueCode
 from xtenant_pdp.graph.files import RESOURCE_ACTIONS_FILE, ROLE_ASSIGNMENTS_FILE, ROLE_DEFINITIONS_FILE
@@ -201,9 +199,8 @@ class RoleParser(Reader):
                     hint="expected {namespace}/{entity}/[{propertySet}/]{action}",
                 )
                 continue
-            lower = item.lower()
-            if lower.startswith(CROSS_TENANT_PREFIX) and lower not in KNOWN_LOWER and not is_wildcard(lower):
-                best = suggest(item, SPELLING.values())
+            wrong, best = misspelt(item)
+            if wrong:
                 self.warn(
                     list_at.child(i),
                     f"`{item}` is not a known cross-tenant access action: it grants nothing here",
