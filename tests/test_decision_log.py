@@ -192,7 +192,7 @@ def test_a_failing_writer_restarts_and_loses_nothing_queued(tmp_path: Path, monk
     assert len((tmp_path / "d.log").read_text().splitlines()) == 10
 
 
-def test_ext_authz_decisions_are_logged_too(tmp_path: Path) -> None:
+def test_ext_authz_decisions_are_logged_too(tmp_path: Path, capsys) -> None:
     from test_ext_authz import MEGAN_TOKEN, Running, _settings, envoy_request
 
     from xtenant_pdp.compiler import compile_policy_dir
@@ -212,3 +212,6 @@ def test_ext_authz_decisions_are_logged_too(tmp_path: Path) -> None:
     assert line["kind"] == "extAuthz" and line["direction"] == "DIRECTION_INBOUND"
     assert (line["decision"], line["reason"]) == ("DECISION_ALLOW", "REASON_ACCESS_ALLOWED")
     assert line["snapshotId"] == serving and line["groupCount"] >= 1 and line["userId"]
+    # impact replays it as the access question it was
+    code = main(["impact", "--from", str(EXAMPLE_POLICY), "--to", str(EXAMPLE_POLICY), "--format", "json", str(path)])
+    assert code == 0 and json.loads(capsys.readouterr().out)["totals"]["records"] == 1

@@ -130,8 +130,9 @@ def _guid(value: object) -> str:
 
 def from_decision(entry: dict, where: str) -> Record | str | None:
     """A decision log line -> Record; a string says why the line is malformed; None: an audit
-    line or a question kind that is not replayed (only access and collaboration are)."""
-    kind = entry.get("kind")
+    line or a question kind that is not replayed (only access, extAuthz and collaboration are)."""
+    # An Envoy ext_authz decision asked an access question (inbound, of the route's tenant).
+    kind = "access" if entry.get("kind") == "extAuthz" else entry.get("kind")
     if kind not in ("access", "collaboration"):
         return None
     feature = _LOG_FEATURES.get(entry.get("feature", "FEATURE_B2B_COLLABORATION"))
