@@ -549,3 +549,18 @@ def test_issue9_repeated_error_lines_are_rate_limited() -> None:
     ]
     assert "suppressed" not in records[0]
     assert records[-1]["suppressed"] == 49 and records[-1]["suppressed_window_s"] == 10.0
+
+
+# --------------------------------------------------------------------------- metrics bind
+
+
+def test_issue9_metrics_bind_localhost_by_default_and_deploy_passes_its_address() -> None:
+    from server_kit import REPO
+
+    assert settings_from_flags("--snapshot", "s").metrics_listen == "127.0.0.1:9464"
+    assert settings_from_flags("--snapshot", "s", "--metrics-listen", "0.0.0.0:9464").metrics_listen == "0.0.0.0:9464"
+    # Every manifest that runs the server says where its metrics listen (the pod must be scraped).
+    for manifest in sorted((REPO / "deploy").rglob("*.yaml")):
+        text = manifest.read_text(encoding="utf-8")
+        if "- serve" in text:
+            assert "--metrics-listen=0.0.0.0:9464" in text, manifest
