@@ -139,44 +139,48 @@ class DecisionServicer:
         return items
 
     def batch_steps(self, raw: bytes, items: list[bytes]) -> Generator[None, None, bytes]:
-        """Every item answered in order, yielding every SLICE_S so the caller can hand the loop
-        to other calls; returns the BatchCheckResponse bytes. Metrics per item are lock-free
-        adds (metrics.py) and each question is recorded at the batch's mean time."""
+        """Every item answered in order (a malformed one with its own error answer), yielding
+        every SLICE_S so the caller can hand the loop to other calls; then the batch is
+        recorded and its BatchCheckResponse bytes returned."""
         start = slice_start = _perf()
         active = self._active()
         stale = active.stale  # one answer for the whole batch
-        answers = []
+        answers: list[Answer] = []
         append = answers.append
-        counters = self._counters
         decide = self.decide
-        hits = misses = 0
         for i, item in enumerate(items):
             try:
-                answer = decide(active, stale, item)
+                append(decide(active, stale, item))
             except QueryError as exc:
-                counters[_INVALID].n += 1
                 prefixed = QueryError(f"requests[{i}].{exc.field}", exc.message)
-                append(convert.error_response(prefixed, active.snapshot_id).SerializeToString())
-            else:
-                counters[(answer.kind, answer.decision)].n += 1
-                hit = answer.cache_hit
-                if hit is not None:
-                    if hit:
-                        hits += 1
-                    else:
-                        misses += 1
-                append(answer.payload)
+                error = convert.error_response(prefixed, active.snapshot_id).SerializeToString()
+                append(Answer(error, QuestionKind.INVALID, None, None))
             if i % SLICE_CHECK_EVERY == 0 and _perf() - slice_start > SLICE_S:
                 yield  # other calls run here
                 slice_start = _perf()
+        payload = wire.join_items([a.payload for a in answers], expected=len(items))
+        self._record_batch(raw, answers, payload, _perf() - start)
+        return payload
+
+    def _record_batch(self, raw: bytes, answers: list[Answer], payload: bytes, elapsed: float) -> None:
+        """Record a batch: each answer's metrics (lock-free adds, each question at the batch's
+        mean time), then the recorder."""
+        counters = self._counters
+        hits = misses = 0
+        for answer in answers:
+            counters[(answer.kind, answer.decision)].n += 1
+            hit = answer.cache_hit
+            if hit is not None:
+                if hit:
+                    hits += 1
+                else:
+                    misses += 1
         self._hit.n += hits
         self._miss.n += misses
-        mean = (_perf() - start) / len(items)
-        self._observe_many(mean, len(items))
-        joined = wire.join_items(answers, expected=len(items))
+        mean = elapsed / len(answers)
+        self._observe_many(mean, len(answers))
         if self._recorder is not None:
-            self._recorder.record_batch(raw, joined, mean)
-        return joined
+            self._recorder.record_batch(raw, payload, mean)
 
     def batch(self, raw: bytes) -> bytes:
         """A whole batch without handing the loop back (in-process callers and benchmarks)."""
