@@ -16,7 +16,7 @@ from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.engine import Engine
 
 PROPS = settings(
-    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 PRINCIPALS = [f"e1a1c0de-000{n}-4a00-8a00-00000000000{n}" for n in range(1, 10)]
