@@ -15,13 +15,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-from server_kit import RPC_TIMEOUT, SERVICE, decision_stub, flip_question, questions
+from server_kit import RPC_TIMEOUT, SERVICE, decision_stub, flip_question, questions, sample_value, scrape
 
 from xtenant_pdp.api import pdp_pb2
 
 ALLOW = (pdp_pb2.DECISION_ALLOW, pdp_pb2.REASON_ACCESS_ALLOWED)
 DENY = (pdp_pb2.DECISION_DENY, pdp_pb2.REASON_USER_BLOCKED)
 STALE = (pdp_pb2.DECISION_DENY, pdp_pb2.REASON_SNAPSHOT_STALE)
+
+
+def outcome(answer: pdp_pb2.CheckResponse) -> tuple[int, int]:
+    return answer.decision, answer.reason
+
+
+def load_failures(metrics_port: int) -> float:
+    """xtenant_pdp_snapshot_load_failures_total as the server exports it."""
+    return sample_value(scrape(metrics_port), "xtenant_pdp_snapshot_load_failures_total") or 0.0
 
 
 @dataclass

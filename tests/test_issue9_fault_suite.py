@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fault_kit import broken_snapshots, with_created_at
-from load_kit import ALLOW, DENY, Abusive, Traffic, Verdicts, WellBehaved
+from load_kit import ALLOW, DENY, Abusive, Traffic, Verdicts, WellBehaved, load_failures
 from server_kit import (
     NOT_SERVING,
     SERVING,
@@ -37,10 +37,6 @@ from server_kit import (
 from xtenant_pdp.loader import load_snapshot_bytes
 
 MAX_AGE_S = 6
-
-
-def _failures(port: int) -> float:
-    return sample_value(scrape(port), "xtenant_pdp_snapshot_load_failures_total") or 0.0
 
 
 def _publish_fifo(folder: ConfigMapDir) -> None:
@@ -96,7 +92,7 @@ def test_issue9_fault_suite_every_snapshot_fault_under_load_with_staleness_check
         for fault, data in faults.items():
             folder.publish(data)
             count += 1
-            wait_until(lambda n=count: _failures(metrics_port) >= n, what=f"the {fault} failure counted")
+            wait_until(lambda n=count: load_failures(metrics_port) >= n, what=f"the {fault} failure counted")
             assert snapshot_id(channel) == a_id, fault
         for fault, publish in (
             ("fifo", _publish_fifo),
@@ -105,7 +101,7 @@ def test_issue9_fault_suite_every_snapshot_fault_under_load_with_staleness_check
         ):
             publish(folder)
             count += 1
-            wait_until(lambda n=count: _failures(metrics_port) >= n, what=f"the {fault} failure counted")
+            wait_until(lambda n=count: load_failures(metrics_port) >= n, what=f"the {fault} failure counted")
             assert snapshot_id(channel) == a_id, fault
         # Good snapshots still get through after all of that (fresh ones: the faults may have
         # taken longer than the maximum age on a busy machine).

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from fault_kit import broken_snapshots, configmap_with_items, with_created_at
+from load_kit import ALLOW, STALE, load_failures, outcome
 from server_kit import (
     NOT_SERVING,
     SERVING,
@@ -32,19 +33,7 @@ from server_kit import (
     wait_until,
 )
 
-from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.synthetic import write_policy_dir
-
-ALLOW = (pdp_pb2.DECISION_ALLOW, pdp_pb2.REASON_ACCESS_ALLOWED)
-STALE = (pdp_pb2.DECISION_DENY, pdp_pb2.REASON_SNAPSHOT_STALE)
-
-
-def _outcome(answer: pdp_pb2.CheckResponse) -> tuple[int, int]:
-    return answer.decision, answer.reason
-
-
-def _failures(port: int) -> float:
-    return sample_value(scrape(port), "xtenant_pdp_snapshot_load_failures_total") or 0.0
 
 
 def test_issue9_D1_a_snapshot_goes_stale_with_no_reload_tick(tmp_path: Path, procs: Procs, channels: Channels) -> None:
@@ -60,8 +49,8 @@ def test_issue9_D1_a_snapshot_goes_stale_with_no_reload_tick(tmp_path: Path, pro
     )
     channel = channels.open(proc.tcp_target)
     wait_health(channel, SERVING)
-    assert _outcome(check(channel, flip_question())) == ALLOW
-    wait_until(lambda: _outcome(check(channel, flip_question())) == STALE, what="the answer to fail closed")
+    assert outcome(check(channel, flip_question())) == ALLOW
+    wait_until(lambda: outcome(check(channel, flip_question())) == STALE, what="the answer to fail closed")
     wait_health(channel, NOT_SERVING, timeout=5)
     assert sample_value(scrape(metrics_port), "xtenant_pdp_snapshot_stale") == 1
 
@@ -81,8 +70,8 @@ def test_issue9_D1_broken_snapshots_are_rejected_and_the_reloader_lives_on(
     wait_snapshot(channel, a)
     for n, (fault, data) in enumerate(broken_snapshots(pair.b.data).items(), start=1):
         folder.publish(data)
-        wait_until(lambda n=n: _failures(metrics_port) >= n, what=f"the {fault} failure counted")
-        assert _failures(metrics_port) == n, fault
+        wait_until(lambda n=n: load_failures(metrics_port) >= n, what=f"the {fault} failure counted")
+        assert load_failures(metrics_port) == n, fault
         assert snapshot_id(channel) == a, fault
         assert health_status(channel) == SERVING, fault
         rejected = [r for r in proc.records() if r.get("msg", "").startswith("snapshot rejected")]
@@ -172,9 +161,9 @@ def test_issue9_D2_a_fifo_in_place_of_the_snapshot_is_refused_and_sigterm_still_
     tmp_link = tmp_path / "policy.xtsnap.tmp"
     tmp_link.symlink_to(fifo)
     os.replace(tmp_link, link)
-    wait_until(lambda: _failures(metrics_port) >= 1, what="the FIFO refused")
+    wait_until(lambda: load_failures(metrics_port) >= 1, what="the FIFO refused")
     assert any("not a regular file" in str(r.get("error")) for r in proc.records())
-    assert _outcome(check(channel, flip_question())) == ALLOW
+    assert outcome(check(channel, flip_question())) == ALLOW
     assert health_status(channel) == SERVING
     proc.send(signal.SIGTERM)
     assert proc.wait_exit(15) == 0
