@@ -162,11 +162,10 @@ def test_D5_a_check_beside_two_maximal_batch_clients_meets_envoys_timeout(
     data = compile_example().data
     snapshot = tmp_path / "policy.xtsnap"
     snapshot.write_bytes(data)
-    # Room for one maximal batch and a half: two clients sending them back to back overlap, so
-    # one is sometimes shed while the other runs in slices.
+    # The default budget takes both clients' batches: they queue and answer in slices.
     proc = procs.spawn(
         *("--snapshot", str(snapshot), "--listen", "127.0.0.1:0", "--metrics-listen", "off"),
-        *("--cache-size", "0", "--max-batch-bytes", "4MiB", "--max-inflight-work", "6MiB"),
+        *("--cache-size", "0", "--max-batch-bytes", "4MiB"),
     )
     expected = Engine(load_snapshot_bytes(data)).check_proto(_FLIP)
     assert expected.decision == pdp_pb2.DECISION_ALLOW
@@ -214,6 +213,13 @@ def test_D5_a_check_beside_two_maximal_batch_clients_meets_envoys_timeout(
         for client in clients:
             client.join(40)
 
+    _assert_answered_or_shed(outcomes, expected, shed_expected=False)
+
+
+def _assert_answered_or_shed(
+    outcomes: list[tuple[str, object]], expected: pdp_pb2.CheckResponse, *, shed_expected: bool
+) -> None:
+    """Every batch is answered in full and right, or shed with RESOURCE_EXHAUSTED naming the limit."""
     answered = [o for code, o in outcomes if code == "ok"]
     shed = [o for code, o in outcomes if code != "ok"]
     assert answered, "no maximal batch was answered: the test measured nothing"
@@ -221,9 +227,53 @@ def test_D5_a_check_beside_two_maximal_batch_clients_meets_envoys_timeout(
         assert isinstance(response, pdp_pb2.BatchCheckResponse)
         assert len(response.responses) == 1000
         assert all(r.decision == expected.decision and r.reason == expected.reason for r in response.responses)
-    # Shed calls are RESOURCE_EXHAUSTED naming the limit: never a wrong or partial answer.
     assert {code for code, _ in outcomes} <= {"ok", "RESOURCE_EXHAUSTED"}
     assert all("--max-inflight-work" in str(details) for details in shed)
+    if shed_expected:
+        assert shed, "no batch was shed: the test measured nothing"
+
+
+def test_D5_batches_beyond_the_budget_are_shed_never_answered_wrong(
+    tmp_path: Path, procs: Procs, channels: Channels
+) -> None:
+    data = compile_example().data
+    snapshot = tmp_path / "policy.xtsnap"
+    snapshot.write_bytes(data)
+    # Room for one maximal batch: of four clients sending at once, the others are shed.
+    proc = procs.spawn(
+        *("--snapshot", str(snapshot), "--listen", "127.0.0.1:0", "--metrics-listen", "off"),
+        *("--cache-size", "0", "--max-batch-bytes", "2MiB", "--max-inflight-work", "2MiB"),
+    )
+    expected = Engine(load_snapshot_bytes(data)).check_proto(_FLIP)
+    batch = maximal_batch(7, 1000, 40)
+    assert 1 * MIB < len(batch) <= 2 * MIB
+    outcomes: list[tuple[str, object]] = []
+    lock = threading.Lock()
+    go = threading.Barrier(4)
+
+    def client() -> None:
+        channel = channels.open(proc.tcp_target)
+        call = channel.unary_unary(
+            f"/{SERVICE_NAME}/BatchCheck",
+            request_serializer=None,
+            response_deserializer=pdp_pb2.BatchCheckResponse.FromString,
+        )
+        go.wait(10)
+        for _ in range(2):
+            try:
+                outcome: tuple[str, object] = ("ok", call(batch, timeout=30))
+            except grpc.RpcError as exc:
+                outcome = (exc.code().name, exc.details())
+            with lock:
+                outcomes.append(outcome)
+
+    clients = [threading.Thread(target=client, daemon=True) for _ in range(4)]
+    for c in clients:
+        c.start()
+    for c in clients:
+        c.join(60)
+    assert len(outcomes) == 8
+    _assert_answered_or_shed(outcomes, expected, shed_expected=True)
 
 
 def test_D5_an_oversized_batch_is_invalid_argument_through_the_server(

@@ -73,6 +73,7 @@ class DecisionServicer:
         limits = work if work is not None else WorkLimits(max_batch=max_batch)
         self._max_batch = limits.max_batch
         self._budget = WorkBudget(limits)
+        self._batch_turn = asyncio.Lock()
         self._observe = metrics.observe_decision
         self._observe_many = metrics.observe_decisions
         self._counters = metrics.decision_counters
@@ -197,13 +198,16 @@ class DecisionServicer:
         budget = self._budget
         cost = budget.acquire(len(raw), len(items))
         try:
-            steps = self.batch_steps(raw, items)
-            while True:
-                try:
-                    next(steps)
-                except StopIteration as done:
-                    return done.value
-                await asyncio.sleep(0)
+            # One batch answers at a time (the others wait without using the loop), so between
+            # two turns of the loop a Check waits for one slice, however many batches are in.
+            async with self._batch_turn:
+                steps = self.batch_steps(raw, items)
+                while True:
+                    try:
+                        next(steps)
+                    except StopIteration as done:
+                        return done.value
+                    await asyncio.sleep(0)
         finally:
             budget.release(cost)
 
