@@ -5,8 +5,10 @@ bytes, the latency) to a deque bounded in entries and bytes, and counts a drop w
 no lock, no formatting, no I/O. A writer thread decodes both messages, formats the lines,
 rotates the files by size and reports write errors (counted, logged at most once a minute),
 so a slow or full disk costs log lines, never an answer. The writer restarts itself if it ever
-fails, and it takes at most WRITER_SHARE of the time so it cannot slow the server: beyond that
-rate entries queue up and then drop (counted). A graceful stop drains every queued entry.
+fails, and it takes at most WRITER_SHARE of the time (it holds the GIL while it formats), so it
+slows the server by about that much at most: beyond that rate entries queue up and then drop
+(counted). A graceful stop drains every queued entry (the queue bound is also what a stop may
+have to write: 8 MiB by default).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from xtenant_pdp.errors import QueryError
 log = logging.getLogger("xtenant_pdp.decision_log")
 
 #: Fraction of wall time the writer may work while the server runs (it sleeps the rest).
-WRITER_SHARE = 0.2
+WRITER_SHARE = 0.1
 #: Idle poll of the writer; entries wait at most about this long before being formatted.
 POLL_S = 0.05
 ERROR_LOG_INTERVAL_S = 60.0
@@ -59,8 +61,8 @@ class DecisionLogSettings:
     backups: int = 5
     sample: float = 1.0
     mask_salt: bytes | None = None
-    queue_bytes: int = 32 * 1024 * 1024
-    queue_entries: int = 100_000
+    queue_bytes: int = 8 * 1024 * 1024
+    queue_entries: int = 20_000
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -70,7 +72,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decision-log-sample", metavar="RATE", help="log this fraction of calls, 0-1 (default 1)")
     p.add_argument("--decision-log-mask-salt", metavar="SALT", help="log user ids as an HMAC-SHA256 keyed by SALT")
     p.add_argument(
-        "--decision-log-queue-bytes", metavar="N", help="bytes queued for the writer before drops (default 32 MiB)"
+        "--decision-log-queue-bytes", metavar="N", help="bytes queued for the writer before drops (default 8 MiB)"
     )
 
 
@@ -104,7 +106,7 @@ def settings_from(pick: Callable[[str], str | None]) -> DecisionLogSettings | No
         backups=number("decision_log_backups", 5, 0),
         sample=sample,
         mask_salt=salt.encode() if salt else None,
-        queue_bytes=number("decision_log_queue_bytes", 32 * 1024 * 1024, 1),
+        queue_bytes=number("decision_log_queue_bytes", 8 * 1024 * 1024, 1),
     )
 
 
