@@ -344,6 +344,8 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         "* client and servers share the machine: on 2 cores the load generator takes CPU the server would",
         "  otherwise have, which caps every server figure (the no-op handler's figure is that cap).",
         *loaded_note(m),
+        *(["* the goals and this text were rendered again from the run's results file with `run.py --render`",
+           "  (same figures; the verdict rules of the current code)."] if results.get("rendered_again") else []),
         "",
         "## How to read it",
         "",

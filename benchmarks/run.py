@@ -36,7 +36,7 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`
 
 
 from benchmarks.common import Plan, log, machine_facts  # noqa: E402
-from benchmarks.h2load_run import H2Plan, bench_h2load  # noqa: E402
+from benchmarks.h2load_run import H2Plan, bench_h2load, reverify  # noqa: E402
 from benchmarks.peer_bench import bench_peers  # noqa: E402
 from benchmarks.procs import Procs  # noqa: E402
 from benchmarks.reload import bench_big_server  # noqa: E402
@@ -60,6 +60,18 @@ def attempt(results: dict[str, Any], name: str, fn: Callable[[], Any]) -> Any:
         return None
 
 
+def render(results_path: Path, markdown: Path) -> int:
+    """Goals and markdown again from a saved run (the verdict rules may have changed since)."""
+    results = json.loads(results_path.read_text())
+    if "h2load" in results:
+        reverify(results["h2load"])
+    results["goals"] = goals(results)
+    results["rendered_again"] = True
+    write_markdown(results, markdown)
+    sys.stdout.write(f"markdown: {markdown} (from {results_path})\n")
+    return 0
+
+
 @contextlib.contextmanager
 def workspace() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="xtb-") as tmp:
@@ -77,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--output", default=str(REPO / "bench-results" / "results.json"), metavar="FILE")
     parser.add_argument("--markdown", metavar="FILE", help="also write the results as BENCHMARKS.md-style markdown")
+    parser.add_argument("--render", metavar="RESULTS", help="measure nothing: write --markdown from a results file")
     args = parser.parse_args(argv)
+    if args.render:
+        return render(Path(args.render), Path(args.markdown or "BENCHMARKS.md"))
     parts = set((args.only or "in-process,peers,servers,h2load,workers,big").split(","))
     plan = Plan.make(quick=args.quick, big=not args.no_100k and "big" in parts)
     command = "benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -238,12 +238,14 @@ def bench_admin(overhead: float, passes: int = 2000) -> dict[str, Any] | None:
     index = load_policy_dir(examples / "policy")
     queries = {k: [convert.question_from_bytes(b)[1] for b in raw] for k, raw in by_kind.items()}
     samples: dict[str, list[int]] = {}
+    gc.collect()  # once: a full collection per round costs seconds beside a 100,000-partner index
     for _ in range(passes // 100):  # interleaved: drift lands on both kinds
         for kind, raw in by_kind.items():
-            samples.setdefault(f"{kind} evaluate", []).extend(time_calls(evaluate, index, queries[kind], 100))
-            samples.setdefault(f"{kind} from bytes", []).extend(
-                time_calls(lambda idx, b: evaluate(idx, convert.question_from_bytes(b)[1]), index, raw, 100)
-            )
+            timed = time_calls(evaluate, index, queries[kind], 100, collect=False)
+            samples.setdefault(f"{kind} evaluate", []).extend(timed)
+            timed = time_calls(lambda idx, b: evaluate(idx, convert.question_from_bytes(b)[1]), index, raw, 100,
+                               collect=False)  # fmt: skip
+            samples.setdefault(f"{kind} from bytes", []).extend(timed)
     timings = {key: summary_ns(values, overhead) for key, values in samples.items()}
     return {
         "questions": {k: len(v) for k, v in by_kind.items()},

@@ -170,6 +170,8 @@ def test_verified_needs_no_other_code_and_at_least_h2loads_successes() -> None:
     assert not h2load.verified(999, 1002, 1000)  # three calls failed in gRPC terms, HTTP 200 all
     assert not h2load.verified(990, 990, 1000)
     assert h2load.verified(999, 1000, 1000, tolerance=0.001)
+    assert h2load.verified(1027, 1028, 1026, cut_off=4)  # one batch in flight when -D's window closed
+    assert not h2load.verified(1020, 1028, 1020, cut_off=4)
     assert not h2load.verified(990, 1000, 1000, tolerance=0.001)
 
 
@@ -375,3 +377,21 @@ def test_every_run_gets_a_framed_body_with_ids_the_server_never_saw(tmp_path: Pa
         assert message not in seen
         seen.add(message)
     assert len(pdp_pb2.BatchCheckRequest.FromString(message).requests) == BATCH
+
+
+def test_reverify_applies_the_current_rule_to_saved_counts() -> None:
+    from benchmarks.h2load_run import reverify
+
+    h2 = _h2(900, 800)
+    load = {"clients": 2, "streams": 2, "duration_s": 2.0, "rate": 0.0, "calls": 0}
+    h2["loads"] = {"unary": load, "batch": load, "unary_open": {**load, "rate": 1000.0, "calls": 100},
+                   "batch_open": {**load, "rate": 40.0, "calls": 4}}  # fmt: skip
+    batch = {**h2["runs"]["pdp/unix"]["batch"], "verified": False, "grpc_ok": 1027, "grpc_all": 1028,
+             "succeeded": 1026, "real_call_ok": True}  # fmt: skip
+    h2["runs"]["pdp/unix"]["batch"] = batch
+    h2["ratios"]["all_verified"] = False
+    reverify(h2)
+    assert batch["verified"] is True and h2["ratios"]["all_verified"] is True  # one call cut off by -D
+    batch["grpc_all"] = 1040  # more failures than calls in flight: a real failure
+    reverify(h2)
+    assert batch["verified"] is False and h2["ratios"]["all_verified"] is False

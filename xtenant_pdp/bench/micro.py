@@ -56,12 +56,17 @@ def timer_overhead_ns(rounds: int = 50_000) -> float:
     return float(statistics.median(samples))
 
 
-def time_calls(fn: Callable[[Any, Any], object], first: Any, items: Sequence[Any], passes: int) -> list[int]:
+def time_calls(
+    fn: Callable[[Any, Any], object], first: Any, items: Sequence[Any], passes: int, *, collect: bool = True
+) -> list[int]:
     """Per-call times in ns of ``fn(first, item)``, timer overhead not yet removed (GC off while
-    timing). The one timing loop of this micro-benchmark and of benchmarks/run.py's in-process parts."""
+    timing; a full collection first unless ``collect`` is False, for callers that time many short
+    rounds with a large heap). The one timing loop of this micro-benchmark and of
+    benchmarks/run.py's in-process parts."""
     samples: list[int] = []
     append = samples.append
-    gc.collect()
+    if collect:
+        gc.collect()
     gc.disable()
     try:
         for _ in range(passes):
