@@ -50,17 +50,17 @@ def handler(servicer: DecisionServicer, metrics: Metrics) -> grpc.GenericRpcHand
         ok = rpc.handled[grpc.StatusCode.OK]
 
         def call(raw: bytes, context: grpc.ServicerContext) -> bytes:
-            rpc.started.n += 1
+            rpc.started.inc()
             start = _perf()
             try:
                 payload = behavior(raw)
             except Exception as exc:
                 code, details, trailing = failure(exc, metrics)
-                rpc.handled[code].n += 1
+                rpc.handled[code].inc()
                 rpc.handling.observe(_perf() - start)
                 context.abort_with_status(_Status(code, details, trailing))
                 raise  # not reached
-            ok.n += 1
+            ok.inc()
             rpc.handling.observe(_perf() - start)
             return payload
 

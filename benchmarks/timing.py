@@ -182,7 +182,7 @@ def bench_edge(index: Index, requests: Sequence[pdp_pb2.CheckRequest], overhead:
     sid = index.snapshot_id
 
     def count_and_observe(_: object, __: object) -> None:
-        counter.n += 1
+        counter.inc()
         observe(1e-6)
 
     def mean(fn: Callable[[Any, Any], object], first: Any, items: Sequence[Any], per: int = 1) -> float:

@@ -155,10 +155,10 @@ def test_handled_reads_the_products_own_exposition() -> None:
     metrics = Metrics(registry)
     rpc = RpcMetrics.of(metrics)
     check = rpc.method(f"/{h2load.SERVICE}/Check")
-    check.handled[grpc.StatusCode.OK].n += 7
-    check.handled[grpc.StatusCode.INVALID_ARGUMENT].n += 2
-    rpc.method(f"/{h2load.SERVICE}/BatchCheck").handled[grpc.StatusCode.OK].n += 5
-    rpc.method("/other.Service/Check").handled[grpc.StatusCode.OK].n += 11
+    check.handled[grpc.StatusCode.OK].inc(7)
+    check.handled[grpc.StatusCode.INVALID_ARGUMENT].inc(2)
+    rpc.method(f"/{h2load.SERVICE}/BatchCheck").handled[grpc.StatusCode.OK].inc(5)
+    rpc.method("/other.Service/Check").handled[grpc.StatusCode.OK].inc(11)
     text = generate_latest(registry).decode()  # a scrape flushes the hot counters first
     assert h2load.handled(text, "Check") == (7.0, 9.0)
     assert h2load.handled(text, "BatchCheck") == (5.0, 5.0)

@@ -58,10 +58,10 @@ def test_observe_many_equals_repeated_observe() -> None:
 def test_hot_counts_reach_the_registry_on_collect_and_flush_once() -> None:
     metrics = Metrics(CollectorRegistry())
     for _ in range(3):
-        metrics.cache_hit.n += 1
+        metrics.cache_hit.inc()
     rpc = RpcMetrics.of(metrics)
     method = rpc.method("/xtenant.pdp.v1.DecisionService/Check")
-    method.started.n += 2
+    method.started.inc(2)
     assert RpcMetrics.of(metrics).method("/xtenant.pdp.v1.DecisionService/Check") is method
     page = generate_latest(metrics.registry).decode()  # a scrape flushes first
     assert 'xtenant_pdp_cache_requests_total{result="hit"} 3.0' in page

@@ -1,14 +1,22 @@
 """Composition root of `xtenant-pdp serve`: settings -> metrics -> holder -> reloader -> gRPC server.
 
-One grpc.aio server: every handler runs on one event loop thread, so the decision cache needs
-no lock and a decision is never interleaved with a swap; snapshot loading and compiling run on
-a worker thread and finish with a single reference swap. SIGTERM flips health to NOT_SERVING
-and stops the server with a grace period for in-flight calls; SIGHUP reloads.
+Two planes. The calls (DecisionService, ext_authz, health, reflection) are answered by a
+thread-pool ``grpc.server`` (``--threads``): measured with h2load against ``grpc.aio``, it
+serves the product 1.1-1.3x more unary calls/s for 1.1-1.5x less server CPU per call (README
+"The decision service"), because the handlers' Python work overlaps gRPC core's own I/O.
+Everything else runs on the asyncio loop of the main thread: signals, the reloader, timers,
+metric flushes and health updates. A call reads ``holder.current`` once; a reload builds the
+next index off the loop and swaps that one reference, so a call answers wholly from one
+generation. What calls share is safe across threads without a lock on the hot path: each
+generation's caches lock their own stores (service/caches.py), the hot metrics count per
+thread (metrics.py). SIGTERM flips health to NOT_SERVING, drains, and stops the server with a
+grace period for in-flight calls; SIGHUP reloads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import logging
@@ -20,7 +28,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1.health import aio as health_aio
+from grpc_health.v1.health import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, start_http_server
 
@@ -33,7 +41,7 @@ from xtenant_pdp.service.caches import CacheLimits
 from xtenant_pdp.service.decision_log import DecisionLog
 from xtenant_pdp.service.holder import SnapshotHolder
 from xtenant_pdp.service.limits import server_options
-from xtenant_pdp.service.reloader import Reloader
+from xtenant_pdp.service.reloader import Reloader, off_loop
 from xtenant_pdp.service.rpc_metrics import InstrumentedServer
 from xtenant_pdp.service.servicer import SERVICE_NAME, DecisionServicer
 from xtenant_pdp.service.sources import PolicyDirSource, SnapshotFileSource, SnapshotSource
@@ -47,6 +55,9 @@ HEALTH_SERVICES = ("", SERVICE_NAME)
 #: probe's service, so that a stale or missing snapshot (which a restart cannot cure) makes the pod
 #: unready but never restarts it.
 LIVENESS_SERVICE = "liveness"
+#: Pool of the --health-listen server (probes only), also its cap on calls in progress: a Watch
+#: holds a thread, and watchers beyond the cap are shed rather than stalling the probes.
+HEALTH_THREADS = 16
 
 
 class StartupError(Exception):
@@ -57,31 +68,31 @@ class StartupError(Exception):
 class Server:
     """A started server and what it owns; ``stop()`` tears it down in order."""
 
-    grpc_server: grpc.aio.Server
+    grpc_server: grpc.Server
     holder: SnapshotHolder
     reloader: Reloader
     metrics: Metrics
-    health: health_aio.HealthServicer
+    health: HealthServicer
     settings: Settings
     bound: list[str] = field(default_factory=list)
     metrics_http: Any = None
     #: The plaintext health-only server of --health-listen (Kubernetes gRPC probes), if any.
-    health_server: grpc.aio.Server | None = None
+    health_server: grpc.Server | None = None
     decision_log: DecisionLog | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def stop(self, grace_s: float | None = None, drain_s: float = 0.0) -> None:
         """NOT_SERVING first; keep answering for ``drain_s`` while callers notice; then finish
         in-flight calls within the grace period and release everything."""
-        await self.health.enter_graceful_shutdown()
+        self.health.enter_graceful_shutdown()
         if drain_s > 0:
             await asyncio.sleep(drain_s)
         for task in self._tasks:
             task.cancel()
         self.reloader.stop()
-        await self.grpc_server.stop(self.settings.grace_period_s if grace_s is None else grace_s)
+        await _stopped(self.grpc_server, self.settings.grace_period_s if grace_s is None else grace_s)
         if self.health_server is not None:
-            await self.health_server.stop(0)
+            await _stopped(self.health_server, 0)
         if self.decision_log is not None:  # every answered call is queued by now: drain them all
             await asyncio.get_running_loop().run_in_executor(None, self.decision_log.close)
         self.metrics.flush()  # the last calls' counts, before the process goes
@@ -89,6 +100,23 @@ class Server:
             self.metrics_http.shutdown()
             self.metrics_http.server_close()
         _remove_sockets(self.settings.listen)
+
+
+async def _stopped(server: grpc.Server, grace_s: float | None) -> None:
+    """``server.stop`` and wait, off the loop: in-flight calls finish on their pool threads."""
+    done = server.stop(grace_s)
+    await off_loop(done.wait, name="grpc-server-stop")
+
+
+def _call_server(threads: int, options: list[tuple[str, Any]], maximum_concurrent_rpcs: int | None) -> grpc.Server:
+    """A thread-pool server: ``threads`` calls answered at once, the rest wait in its queue
+    (up to ``maximum_concurrent_rpcs`` in progress; more are RESOURCE_EXHAUSTED).
+
+    A unary call's pool thread waits there for the call's request: ten half-sent calls stalled
+    every call on an 8-thread pool, so the default pool has a thread per call the cap lets in.
+    Threads start as calls need them, so a server answering 32 calls at once runs about 32."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc-call")
+    return grpc.server(pool, options=options, maximum_concurrent_rpcs=maximum_concurrent_rpcs)
 
 
 def _remove_sockets(addresses: Sequence[ListenAddress]) -> None:
@@ -114,7 +142,7 @@ def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 
 def _bind(
-    server: grpc.aio.Server, address: ListenAddress, credentials: grpc.ServerCredentials | None, settings: Settings
+    server: grpc.Server, address: ListenAddress, credentials: grpc.ServerCredentials | None, settings: Settings
 ) -> str:
     if address.is_unix:
         # D3: a private directory, and the socket's mode set as it is created (never a chmod after).
@@ -145,29 +173,24 @@ def _start_metrics_http(settings: Settings, registry: CollectorRegistry) -> Any:
     return http_server
 
 
-async def _start_health_server(settings: Settings, health: health_aio.HealthServicer) -> grpc.aio.Server:
+def _start_health_server(settings: Settings, health: HealthServicer) -> grpc.Server:
     """Only grpc.health.v1 on a TCP port, so probes reach the pod while decisions stay on the socket."""
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)])
+    server = _call_server(HEALTH_THREADS, [("grpc.so_reuseport", 1 if settings.reuse_port else 0)], HEALTH_THREADS)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     assert settings.health_listen is not None
     if server.add_insecure_port(settings.health_listen) == 0:
         raise StartupError(f"--health-listen {settings.health_listen}: cannot listen")
-    await server.start()
+    server.start()
     return server
 
 
-def _health_updater(reloader: Reloader, health: health_aio.HealthServicer) -> Callable[[], None]:
-    loop = asyncio.get_running_loop()
-    pending: set[asyncio.Task[None]] = set()
-
-    def update() -> None:
+def _health_updater(reloader: Reloader, health: HealthServicer) -> Callable[[], None]:
+    def update() -> None:  # the sync servicer's set() takes its own lock
         status = (
             health_pb2.HealthCheckResponse.SERVING if reloader.serving else health_pb2.HealthCheckResponse.NOT_SERVING
         )
         for name in HEALTH_SERVICES:
-            task = loop.create_task(health.set(name, status))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
+            health.set(name, status)
 
     return update
 
@@ -189,18 +212,19 @@ async def start(
         memo_bytes=settings.memo_size,
     )
     holder = SnapshotHolder(limits=limits, max_age_s=settings.max_snapshot_age_s)
-    health = health_aio.HealthServicer()
+    # A blocking Watch: a watching client holds a pool thread, and so counts as a call in
+    # progress against --max-concurrent-rpcs (a non-blocking one would escape that cap).
+    health = HealthServicer(experimental_non_blocking=False)
     decisions = _decision_log(settings, registry)
     for name in HEALTH_SERVICES:
-        await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    await health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+        health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     reloader = Reloader(
         source_for(settings), holder, metrics, interval_s=settings.reload_interval_s, audit=EnforcementAudit(decisions)
     )
     reloader.on_change = _health_updater(reloader, health)
-    grpc_server = grpc.aio.server(
-        options=server_options(settings), maximum_concurrent_rpcs=settings.max_concurrent_rpcs
-    )
+    threads = settings.threads or settings.max_concurrent_rpcs
+    grpc_server = _call_server(threads, server_options(settings), settings.max_concurrent_rpcs)
     work = WorkLimits(
         max_batch=settings.max_batch,
         max_batch_bytes=settings.max_batch_bytes,
@@ -214,7 +238,7 @@ async def start(
     services = [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
     services += ext_authz.register(instrumented, holder, metrics, settings, decisions)
     # Reflection (streaming only, so unmeasured) needs the descriptors of the raw-bytes
-    # services in the default pool, and the real server to pick its asyncio servicer.
+    # services in the default pool, and the real server.
     _ = pdp_pb2.DESCRIPTOR
     reflection.enable_server_reflection([*services, reflection.SERVICE_NAME], grpc_server)
     # Metrics first: a taken port must fail before anything is bound or started.
@@ -224,16 +248,16 @@ async def start(
         credentials = _credentials(settings)
         for address in settings.listen:
             bound.append(_bind(grpc_server, address, credentials, settings))
-        health_server = await _start_health_server(settings, health) if settings.health_listen else None
+        health_server = _start_health_server(settings, health) if settings.health_listen else None
     except (OSError, RuntimeError, StartupError) as exc:
         if metrics_http is not None:
             metrics_http.shutdown()
             metrics_http.server_close()
-        await grpc_server.stop(None)
+        grpc_server.stop(None)
         # Only the sockets this process created: one in use belongs to someone else.
         _remove_sockets([a for a in settings.listen if a.raw in bound])
         raise exc if isinstance(exc, StartupError) else StartupError(f"--listen: {exc}") from None
-    await grpc_server.start()
+    grpc_server.start()
     server = Server(
         grpc_server, holder, reloader, metrics, health, settings, bound, metrics_http, health_server, decisions
     )

@@ -132,6 +132,9 @@ class Settings:
     grace_period_s: float = 10.0
     shutdown_delay_s: float = 1.0
     workers: int = 1
+    #: Threads of the server's pool (app.py); 0: one per call --max-concurrent-rpcs lets in, so
+    #: calls that wait for a slow client's request can never hold every thread.
+    threads: int = 0
     #: Set for the workers of `--workers N` (SO_REUSEPORT on their shared TCP ports).
     reuse_port: bool = False
     log_level: str = "info"
@@ -211,6 +214,11 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         help="on SIGTERM, keep answering this long after health turns NOT_SERVING (default 1s)",
     )
     p.add_argument("--workers", metavar="N", help="server processes sharing TCP ports with SO_REUSEPORT (default 1)")
+    p.add_argument(
+        "--threads",
+        metavar="N",
+        help="threads answering calls, per server process (default 0: as many as --max-concurrent-rpcs)",
+    )
     p.add_argument("--log-level", metavar="LEVEL", help="debug, info, warning or error (default info)")
     p.add_argument(
         "--jwt-metadata-namespace", metavar="NAME", help="ext_authz: metadata namespace of Envoy's jwt_authn filter"
@@ -276,6 +284,7 @@ def settings_from(args: argparse.Namespace, env: Mapping[str, str] | None = None
     setting("grace_period", parse_duration)
     setting("shutdown_delay", parse_duration)
     setting("workers", _positive)
+    setting("threads", _non_negative)
     setting("log_level", _log_level)
     setting("jwt_metadata_namespace")
     setting("jwt_payload_key")

@@ -5,10 +5,17 @@ snapshot's answer can never be served. Each is a cachetools LRU whose ``maxsize`
 whose entries count their key, their value and the bookkeeping around them, so what a client
 can make the server keep is bounded by construction: a question or token above its size limit
 is answered but never cached, however many distinct ones arrive (issue 9, D4).
+
+The decision server answers on a pool of threads (app.py), so each cache has one lock, taken
+by what mutates it (a store, and ``get``, whose LRU bookkeeping reorders); ``peek`` is the
+entries dict's own ``get``, atomic under the GIL, and takes none. One shared cache per
+generation keeps the byte bound what the flag says, whatever the number of threads; an
+uncontended lock costs well under the 0.2 us a per-thread design would have had to beat.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +58,7 @@ class ByteLRU(LRUCache):  # type: ignore[type-arg]
         self._key_size = key_size
         self._value_size = value_size
         self._pending_key = 0
+        self._lock = threading.Lock()
         #: A read without the LRU bookkeeping (the entries dict's own ``get``, about a microsecond
         #: less than ``get``): the memos on the hot path read with it, so they evict in insertion
         #: order among entries read this way. cachetools keeps its entries in ``Cache.__data``.
@@ -60,9 +68,16 @@ class ByteLRU(LRUCache):  # type: ignore[type-arg]
         return ENTRY_OVERHEAD + self._pending_key + self._value_size(value)
 
     def __setitem__(self, key: Hashable, value: Any) -> None:
-        self._pending_key = self._key_size(key)
-        if self.getsizeof(value) <= self.maxsize:
-            super().__setitem__(key, value)
+        key_size = self._key_size(key)
+        with self._lock:
+            self._pending_key = key_size
+            if self.getsizeof(value) <= self.maxsize:
+                super().__setitem__(key, value)
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        """A read that counts as a use (LRU order), under the lock: it reorders the entries."""
+        with self._lock:
+            return super().get(key, default)
 
 
 def _small(_: object) -> int:

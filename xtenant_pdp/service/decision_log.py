@@ -2,13 +2,14 @@
 
 The hot path appends one tuple of objects it already holds (the request bytes, the answer
 bytes, the latency) to a deque bounded in entries and bytes, and counts a drop when it is full:
-no lock, no formatting, no I/O. A writer thread decodes both messages, formats the lines,
-rotates the files by size and reports write errors (counted, logged at most once a minute),
-so a slow or full disk costs log lines, never an answer. The writer restarts itself if it ever
-fails, and it takes at most WRITER_SHARE of the time (it holds the GIL while it formats), so it
-slows the server by about that much at most: beyond that rate entries queue up and then drop
-(counted). A graceful stop drains every queued entry (the queue bound is also what a stop may
-have to write: 8 MiB by default).
+one uncontended lock (the answering pool threads share the bound), no formatting, no I/O. A
+writer thread decodes both messages, formats the lines, rotates the files by size and reports
+write errors (counted, logged at most once a minute), so a slow or full disk costs log lines,
+never an answer. The writer restarts itself if it ever fails, and it takes at most
+WRITER_SHARE of the time (it holds the GIL while it formats), so it slows the server by about
+that much at most: beyond that rate entries queue up and then drop (counted). A graceful stop
+drains every queued entry (the queue bound is also what a stop may have to write: 8 MiB by
+default).
 """
 
 from __future__ import annotations
@@ -252,14 +253,16 @@ class RotatingFile:
 
 
 class DecisionLog:
-    """Owned by the server: ``record``/``record_batch`` on the event loop, ``close`` on stop."""
+    """Owned by the server: ``record``/``record_batch`` on the pool threads, ``close`` on stop."""
 
     def __init__(self, settings: DecisionLogSettings, registry: CollectorRegistry) -> None:
         self.settings = settings
         self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
         self._max_entries = settings.queue_entries
         self._max_bytes = settings.queue_bytes
-        # Each counter is written by one thread only (no lock): the loop adds, the writer subtracts.
+        # The answering threads add under ``_put_lock`` (the bound's check and add are one step);
+        # the writer thread only adds to ``written_bytes``.
+        self._put_lock = threading.Lock()
         self.queued_bytes = 0
         self.written_bytes = 0
         self.dropped_full = 0
@@ -284,7 +287,7 @@ class DecisionLog:
             "xtenant_pdp_decision_log_write_errors_total", "Failed writes of the decision log", registry=registry
         )
 
-    # -- hot path (event loop thread) -------------------------------------------------
+    # -- hot path (pool threads) -------------------------------------------------
 
     def record(self, raw: bytes, payload: bytes, latency_s: float) -> None:
         self._put(_UNARY, raw, payload, latency_s)
@@ -302,11 +305,12 @@ class DecisionLog:
             return
         size = (size or len(raw) + len(payload)) + ENTRY_OVERHEAD
         queue = self._queue
-        if self.queued_bytes - self.written_bytes + size > self._max_bytes or len(queue) >= self._max_entries:
-            self.dropped_full += 1
-            return
-        self.queued_bytes += size
-        queue.append((kind, _time(), raw, payload, latency_s, size))
+        with self._put_lock:
+            if self.queued_bytes - self.written_bytes + size > self._max_bytes or len(queue) >= self._max_entries:
+                self.dropped_full += 1
+                return
+            self.queued_bytes += size
+            queue.append((kind, _time(), raw, payload, latency_s, size))
 
     def write_lines(self, lines: list[str]) -> None:
         """Pre-formatted lines (the audit records of a snapshot change); never sampled or dropped

@@ -8,9 +8,9 @@ business rule lives here: inputs are mapped to questions and answers to HTTP, no
 
 Everything fails closed: no snapshot (503), a stale snapshot (403), no identity (401), a route
 without valid context extensions (403, logged), an unexpected error (500, logged) are denials,
-never an exception out of the handler. The hot path logs nothing and takes no lock: a token's
-claims are read once (memo keyed by the payload's bytes) and each distinct answer is built once
-per (snapshot, reason, trust) and then reused.
+never an exception out of the handler. The hot path logs nothing and takes no lock on a memo
+hit: a token's claims are read once (memo keyed by the payload's bytes) and each distinct answer
+is built once per (snapshot, reason, trust) and then reused.
 """
 
 from __future__ import annotations
@@ -251,8 +251,8 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
         self._header_groups = settings.header_groups.lower()
         self._header_claims = settings.header_claims.lower()
 
-    async def Check(  # noqa: N802 - gRPC names
-        self, request: external_auth_pb2.CheckRequest, context: grpc.aio.ServicerContext
+    def Check(  # noqa: N802 - gRPC names
+        self, request: external_auth_pb2.CheckRequest, context: grpc.ServicerContext
     ) -> external_auth_pb2.CheckResponse:
         start = _perf()
         try:
@@ -432,7 +432,7 @@ _NO_SNAPSHOT_RESPONSE = denied_response(code_pb2.UNAVAILABLE, http_status_pb2.Se
 
 
 def register(
-    server: grpc.aio.Server | InstrumentedServer,
+    server: grpc.Server | InstrumentedServer,
     holder: SnapshotHolder,
     metrics: Metrics,
     settings: Settings,

@@ -2,7 +2,7 @@
 
 Without these, half-sent HTTP/2 streams took RSS from 47 to 992 MB and a client that never read
 held 431 MB. Each limit is a gRPC core channel argument (names from grpc/impl/channel_arg_names.h)
-or grpc.aio.server's ``maximum_concurrent_rpcs``, set from a `serve` flag; README "Limits" lists
+or the server's ``maximum_concurrent_rpcs``, set from a `serve` flag; README "Limits" lists
 them with their defaults.
 """
 

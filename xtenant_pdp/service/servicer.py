@@ -11,11 +11,11 @@ optional recorder (the decision log).
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import threading
 import time
 from collections.abc import Generator
-from typing import Any
+from typing import Any, NamedTuple, NoReturn
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -73,7 +73,7 @@ class DecisionServicer:
         limits = work if work is not None else WorkLimits(max_batch=max_batch)
         self._max_batch = limits.max_batch
         self._budget = WorkBudget(limits)
-        self._batch_turn = asyncio.Lock()
+        self._batch_turn = threading.Lock()
         self._observe = metrics.observe_decision
         self._observe_many = metrics.observe_decisions
         self._counters = metrics.decision_counters
@@ -124,8 +124,8 @@ class DecisionServicer:
         """Record one answered question: metrics, then the recorder."""
         hit = answer.cache_hit
         if hit is not None:
-            (self._hit if hit else self._miss).n += 1
-        self._counters[(answer.kind, answer.decision)].n += 1
+            (self._hit if hit else self._miss).inc()
+        self._counters[(answer.kind, answer.decision)].inc()
         self._observe(elapsed)
         if self._recorder is not None:
             self._recorder.record(raw, answer.payload, elapsed)
@@ -169,84 +169,71 @@ class DecisionServicer:
         counters = self._counters
         hits = misses = 0
         for answer in answers:
-            counters[(answer.kind, answer.decision)].n += 1
+            counters[(answer.kind, answer.decision)].inc()
             hit = answer.cache_hit
             if hit is not None:
                 if hit:
                     hits += 1
                 else:
                     misses += 1
-        self._hit.n += hits
-        self._miss.n += misses
+        self._hit.inc(hits)
+        self._miss.inc(misses)
         mean = elapsed / len(answers)
         self._observe_many(mean, len(answers))
         if self._recorder is not None:
             self._recorder.record_batch(raw, payload, mean)
 
     def batch(self, raw: bytes) -> bytes:
-        """A whole batch without handing the loop back (in-process callers and benchmarks)."""
-        steps = self.batch_steps(raw, self._items(raw))
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                return done.value
+        """A whole batch, outside the work budget (in-process callers and benchmarks)."""
+        return _to_the_end(self.batch_steps(raw, self._items(raw)))
 
-    async def _batch_sliced(self, raw: bytes) -> bytes:
-        """A batch within the work budget, answered in slices that let other calls run."""
+    def _batch_budgeted(self, raw: bytes) -> bytes:
+        """A batch within the work budget, one batch at a time."""
         items = self._items(raw)
         budget = self._budget
         cost = budget.acquire(len(raw), len(items))
         try:
-            # One batch answers at a time (the others wait without using the loop), so between
-            # two turns of the loop a Check waits for one slice, however many batches are in.
-            async with self._batch_turn:
-                steps = self.batch_steps(raw, items)
-                while True:
-                    try:
-                        next(steps)
-                    except StopIteration as done:
-                        return done.value
-                    await asyncio.sleep(0)
+            # One batch answers at a time (the others wait on the lock, holding their budget and
+            # a pool thread but no CPU), so a Check's thread shares the GIL with one batch's, and
+            # Python's switch interval hands it over: a slice's yield is only a marker here.
+            with self._batch_turn:
+                return _to_the_end(self.batch_steps(raw, items))
         finally:
             budget.release(cost)
 
-    # ------------------------------------------------------------------ RPCs (aio)
+    # ------------------------------------------------------------------ RPCs (pool threads)
 
-    async def Check(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:  # noqa: N802 - gRPC names
+    def Check(self, raw: bytes, context: grpc.ServicerContext) -> bytes:  # noqa: N802 - gRPC names
         # The grpc_server_* metrics inline rather than through rpc_metrics.measured (as the
-        # other methods are): one coroutine frame less on the hottest path.
+        # other methods are): one frame less on the hottest path.
         rpc = self._check_rpc
-        rpc.started.n += 1
+        rpc.started.inc()
         start = _perf()
         try:
             payload = self.answer(raw)
         except Exception as exc:
             code, details, trailing = _failure(exc, self._metrics)
-            rpc.handled[code].n += 1
+            rpc.handled[code].inc()
             rpc.handling.observe(_perf() - start)
-            await context.abort(code, details, trailing)
-            raise  # not reached: abort raises
-        self._check_ok.n += 1
+            _abort(context, code, details, trailing)
+        self._check_ok.inc()
         rpc.handling.observe(_perf() - start)
         return payload
 
-    async def BatchCheck(self, raw: bytes, context: grpc.aio.ServicerContext) -> bytes:  # noqa: N802
+    def BatchCheck(self, raw: bytes, context: grpc.ServicerContext) -> bytes:  # noqa: N802
         try:
-            return await self._batch_sliced(raw)
+            return self._batch_budgeted(raw)
         except Exception as exc:
-            await context.abort(*_failure(exc, self._metrics))
-            raise  # not reached: abort raises
+            _abort(context, *_failure(exc, self._metrics))
 
-    async def GetSnapshotInfo(  # noqa: N802
-        self, request: pdp_pb2.GetSnapshotInfoRequest, context: grpc.aio.ServicerContext
+    def GetSnapshotInfo(  # noqa: N802
+        self, request: pdp_pb2.GetSnapshotInfoRequest, context: grpc.ServicerContext
     ) -> pdp_pb2.GetSnapshotInfoResponse:
         try:
             active = self._active()
             return convert.snapshot_info_response(active.index, active.loaded_at)
         except Exception as exc:
-            await context.abort(*_failure(exc, self._metrics))
-            raise  # not reached: abort raises
+            _abort(context, *_failure(exc, self._metrics))
 
     def handler(self) -> grpc.GenericRpcHandler:
         """Check/BatchCheck on raw bytes; GetSnapshotInfo with the generated (de)serializers.
@@ -269,10 +256,32 @@ class DecisionServicer:
         )
 
 
+def _to_the_end(steps: Generator[None, None, bytes]) -> bytes:
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+class _Status(NamedTuple):
+    """What ``context.abort_with_status`` reads (a grpc.Status)."""
+
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: Any
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str, trailing: Any) -> NoReturn:
+    """End the call with ``code``, its details and trailers (the BadRequest of INVALID_ARGUMENT)."""
+    context.abort_with_status(_Status(code, details, trailing))
+    raise AssertionError("not reached: abort raises")
+
+
 def _failure(exc: Exception, metrics: Metrics) -> tuple[grpc.StatusCode, str, Any]:
     """Typed errors to status codes; anything unexpected is INTERNAL with a generic message."""
     if isinstance(exc, QueryError):
-        metrics.decision_counters[_INVALID].n += 1
+        metrics.decision_counters[_INVALID].inc()
         status = invalid_argument_status(exc)
         return status.code, status.details, status.trailing_metadata
     if isinstance(exc, NoSnapshot):

@@ -1,8 +1,9 @@
 """WORK: what one BatchCheck may cost, and how much batch work may run at once (issue 9, D5).
 
-Every call shares one event loop. A call's work is bounded up front (questions and bytes:
-INVALID_ARGUMENT naming the flag), a batch answers in slices that hand the loop back every
-SLICE_S, and the batch work in progress is a budget: a batch that would exceed it is shed with
+Every call shares the server's few pool threads and one GIL. A call's work is bounded up front
+(questions and bytes: INVALID_ARGUMENT naming the flag), a batch answers in slices (points
+where an event loop could run other calls; on the pool threads Python's switch interval hands
+the GIL over), and the batch work in progress is a budget: a batch that would exceed it is shed with
 RESOURCE_EXHAUSTED before any work is done, so a client sending maximal batches slows the
 others by a slice, never by a whole batch, and never starves them. Unary Check is not
 budgeted: it is one small question, answered in microseconds.
@@ -10,6 +11,7 @@ budgeted: it is one small question, answered in microseconds.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from xtenant_pdp.errors import Busy, QueryError
@@ -36,13 +38,16 @@ class WorkLimits:
 
 
 class WorkBudget:
-    """Batch work in progress on this loop, in bytes (ITEM_COST_BYTES per question added)."""
+    """Batch work in progress on this server, in bytes (ITEM_COST_BYTES per question added).
 
-    __slots__ = ("in_use", "limits")
+    Taken and given back by the pool threads under one lock: BatchCheck only, twice a call."""
+
+    __slots__ = ("_lock", "in_use", "limits")
 
     def __init__(self, limits: WorkLimits) -> None:
         self.limits = limits
         self.in_use = 0
+        self._lock = threading.Lock()
 
     def check_size(self, nbytes: int) -> None:
         """A batch above --max-batch-bytes is refused before it is read (QueryError)."""
@@ -56,13 +61,16 @@ class WorkBudget:
         """Take a batch's cost from the budget (release it with :meth:`release`), or raise Busy."""
         cost = nbytes + items * ITEM_COST_BYTES
         limit = self.limits.max_inflight
-        if self.in_use and self.in_use + cost > limit:  # one batch alone always fits
-            raise Busy(
-                f"server busy: {self.in_use} bytes of batch work in progress, limit {limit} "
-                "(--max-inflight-work); retry with backoff"
-            )
-        self.in_use += cost
-        return cost
+        with self._lock:
+            in_use = self.in_use
+            if not in_use or in_use + cost <= limit:  # one batch alone always fits
+                self.in_use = in_use + cost
+                return cost
+        raise Busy(
+            f"server busy: {in_use} bytes of batch work in progress, limit {limit} "
+            "(--max-inflight-work); retry with backoff"
+        )
 
     def release(self, cost: int) -> None:
-        self.in_use -= cost
+        with self._lock:
+            self.in_use -= cost
