@@ -40,6 +40,7 @@ from xtenant_pdp.evaluator import evaluate
 from xtenant_pdp.index import Index
 from xtenant_pdp.loader import load_snapshot_bytes
 from xtenant_pdp.metrics import Metrics
+from xtenant_pdp.protowire import encode_varint
 from xtenant_pdp.service import ext_authz, wire
 from xtenant_pdp.service.holder import CacheLimits, SnapshotHolder
 from xtenant_pdp.service.servicer import DecisionServicer
@@ -416,7 +417,7 @@ def seeds() -> dict[str, dict[str, bytes]]:
     out["check_request"]["unknown-fields"] = first + b"\x98\x06\x01\xa3\x06\x08\x01\xa4\x06"
 
     def item(body: bytes, tag: bytes = b"\x0a") -> bytes:
-        return tag + wire._encode_varint(len(body)) + body
+        return tag + encode_varint(len(body)) + body
 
     out["batch"]["every-example"] = b"".join(item(r) for r in raw)
     out["batch"]["D8-nonminimal-tag"] = item(raw[1], b"\x8a\x00") + item(raw[0])

@@ -49,6 +49,7 @@ from server_kit import (
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.decision import QuestionKind
 from xtenant_pdp.engine import Engine
+from xtenant_pdp.protowire import encode_varint
 
 MAX_BATCH = 32
 RPC_TIMEOUT = 5.0
@@ -143,14 +144,6 @@ def _bad_access(field: str, value: object) -> pdp_pb2.CheckRequest:
         setattr(request.access, field, value)
     return request
 
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _assert_still_serving(channel: grpc.Channel, engine: Engine) -> None:
@@ -365,7 +358,7 @@ def test_batch_item_that_is_not_a_check_request_gets_its_own_error(channel: grpc
     )
     first, second = questions()[:2]
     items = [first.SerializeToString(), b"\xff\xff\xff", second.SerializeToString()]
-    payload = b"".join(b"\x0a" + _varint(len(item)) + item for item in items)
+    payload = b"".join(b"\x0a" + encode_varint(len(item)) + item for item in items)
     response = pdp_pb2.BatchCheckResponse.FromString(raw_batch(payload, timeout=RPC_TIMEOUT))
     answers = list(response.responses)
     assert answers[0] == engine.check_proto(first)
@@ -390,7 +383,8 @@ def test_issue9_D8_item_with_a_non_minimal_tag_is_answered_in_its_own_slot(
     assert engine.check_proto(allow).decision == pdp_pb2.DECISION_ALLOW
     assert engine.check_proto(deny).decision == pdp_pb2.DECISION_DENY
     deny_bytes, allow_bytes = deny.SerializeToString(), allow.SerializeToString()
-    payload = b"\x8a\x00" + _varint(len(deny_bytes)) + deny_bytes + b"\x0a" + _varint(len(allow_bytes)) + allow_bytes
+    payload = b"\x8a\x00" + encode_varint(len(deny_bytes)) + deny_bytes
+    payload += b"\x0a" + encode_varint(len(allow_bytes)) + allow_bytes
     assert list(pdp_pb2.BatchCheckRequest.FromString(payload).requests) == [deny, allow]  # what protobuf reads
     answers = list(pdp_pb2.BatchCheckResponse.FromString(raw_batch(payload, timeout=RPC_TIMEOUT)).responses)
     assert [a.decision for a in answers] == [pdp_pb2.DECISION_DENY, pdp_pb2.DECISION_ALLOW]

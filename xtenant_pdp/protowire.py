@@ -120,3 +120,13 @@ def read_field(data: bytes, pos: int) -> Field:
     else:
         value, end = pos, skip(data, pos, wire_type, number)
     return Field(number, wire_type, start, value, end)
+
+
+def encode_varint(value: int) -> bytes:
+    """The minimal varint encoding of a non-negative int (what protobuf writes)."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)

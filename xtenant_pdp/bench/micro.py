@@ -33,6 +33,7 @@ from xtenant_pdp.errors import QueryError
 from xtenant_pdp.evaluator import evaluate, evaluate_access
 from xtenant_pdp.index import Index
 from xtenant_pdp.loader import load_snapshot_bytes
+from xtenant_pdp.protowire import encode_varint
 from xtenant_pdp.synthetic import QUESTION_KINDS, questions, write_policy_dir
 
 _perf_ns = time.perf_counter_ns
@@ -275,7 +276,7 @@ def bench_bytes_edge(index: Index, requests: Sequence[Any], *, passes: int, seed
         servicer = servicer_module.DecisionServicer(holder, Metrics(CollectorRegistry()))
         for round_ in range(passes):
             for name in ways if round_ % 2 == 0 else reversed(list(ways)):
-                batches = [b"".join(b"\x0a" + _varint(len(i)) + i for i in c) for c in chunks(round_ + 50, name)]
+                batches = [b"".join(b"\x0a" + encode_varint(len(i)) + i for i in c) for c in chunks(round_ + 50, name)]
                 saved = servicer_module.question_from_bytes
                 servicer_module.question_from_bytes = ways[name]  # what the servicer called before decode.py
                 try:
@@ -286,14 +287,6 @@ def bench_bytes_edge(index: Index, requests: Sequence[Any], *, passes: int, seed
                     servicer_module.question_from_bytes = saved
     return [_summarise(label, values, 0.0) for label, values in samples.items()]
 
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _row(t: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ parsing, and joining cached response bytes skips building response messages alto
 from __future__ import annotations
 
 from xtenant_pdp.errors import QueryError
-from xtenant_pdp.protowire import LENGTH_DELIMITED, WireError, length, skip, tag
+from xtenant_pdp.protowire import LENGTH_DELIMITED, WireError, encode_varint, length, skip, tag
 
 _ITEM_TAG = 0x0A  # field 1, wire type 2 (length-delimited), in its minimal one-byte encoding
 
@@ -45,14 +45,6 @@ def split_items(data: bytes, limit: int) -> list[bytes]:
     return items
 
 
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
 
 _SMALL_LENGTHS = [bytes([_ITEM_TAG, n]) for n in range(128)]
 
@@ -69,6 +61,6 @@ def join_items(items: list[bytes], expected: int | None = None) -> bytes:
     append = parts.append
     for item in items:
         n = len(item)
-        append(_SMALL_LENGTHS[n] if n < 128 else b"\x0a" + _encode_varint(n))
+        append(_SMALL_LENGTHS[n] if n < 128 else b"\x0a" + encode_varint(n))
         append(item)
     return b"".join(parts)
