@@ -50,6 +50,8 @@ ENVOY_AUTHZ_SERVICE = "envoy.service.auth.v3.Authorization"
 RPC_TIMEOUT = 5.0
 #: Bound of every "wait until" loop (a busy 2-core CI box, several servers at once).
 WAIT = 20.0
+#: The reloader's log lines that end a load attempt (service/reloader.py).
+_FIRST_LOAD_OUTCOMES = ("snapshot activated", "snapshot rejected")
 
 CONTOSO = "5de41ce2-ca22-4b65-866a-e46ae037737e"
 FABRIKAM = "6f086a4d-9c20-4b2e-a39f-5dcccb0b955a"
@@ -334,6 +336,9 @@ class ServerProcess:
     lines: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = None
     _listening: threading.Event = field(default_factory=threading.Event)
+    #: Set once the first load attempt has an outcome (activated or rejected): since the first load runs
+    #: on the reloader's task after `listening` (issue 9 D11), this is what `spawn` waits for as well.
+    _first_load: threading.Event = field(default_factory=threading.Event)
     addresses: list[str] = field(default_factory=list)
 
     def start(self) -> ServerProcess:
@@ -363,6 +368,8 @@ class ServerProcess:
             if record is not None and record.get("msg") == "listening" and "addresses" in record:
                 self.addresses = list(record["addresses"])
                 self._listening.set()
+            elif record is not None and str(record.get("msg", "")).startswith(_FIRST_LOAD_OUTCOMES):
+                self._first_load.set()
 
     @property
     def pid(self) -> int:
@@ -378,6 +385,11 @@ class ServerProcess:
             if time.monotonic() > deadline:
                 raise AssertionError(f"server did not log `listening` within {timeout}s:\n{self.stderr}")
         return self.addresses
+
+    def wait_first_load(self, timeout: float = WAIT) -> None:
+        """Until the first snapshot load has an outcome, so a call is never UNAVAILABLE by a race."""
+        if not self._first_load.wait(timeout):
+            raise AssertionError(f"server logged no first load outcome within {timeout}s:\n{self.stderr}")
 
     @property
     def tcp_target(self) -> str:
@@ -444,6 +456,7 @@ class Procs:
         proc.start()
         if listening:
             proc.wait_listening()
+            proc.wait_first_load()
         return proc
 
     def new(self, *args: str, env: Mapping[str, str] | None = None) -> ServerProcess:

@@ -422,7 +422,9 @@ def _assert_idle_connection_closed(srv: InProcessServer) -> None:
         assert check(channel, _woodgrove_into_fabrikam()).decision == pdp_pb2.DECISION_DENY
         # --max-connection-idle 300ms: the server sends GOAWAY, the channel goes back to IDLE.
         wait_until(
-            lambda: states[-1] is grpc.ChannelConnectivity.IDLE and grpc.ChannelConnectivity.READY in states,
+            lambda: bool(states)
+            and states[-1] is grpc.ChannelConnectivity.IDLE
+            and grpc.ChannelConnectivity.READY in states,
             what="the idle connection closed by the server",
         )
     finally:
