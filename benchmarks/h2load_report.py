@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-#: The thread-pool server "wins clearly" when it is at least this much faster for the product.
+#: One flavour's stack "wins clearly" when its no-op is at least this much faster than the other's.
 CLEAR_WIN = 1.10
 
 
@@ -17,24 +17,27 @@ def _us(value: float | None) -> str:
 
 
 def flavour_verdict(ratios: dict[str, Any]) -> str:
-    """One sentence: which flavour serves the product faster, by the same run's ratios."""
-    by = {t: ratios[t]["threads_over_aio_pdp"] for t in ("unix", "tcp") if t in ratios}
+    """One sentence: which flavour's bare stack (the no-op) is faster, by the same run's ratios. The
+    product itself runs on the thread-pool server since 6f60f82 (decided on the product's own
+    figures: BENCHMARKS.md's dated section on the move)."""
+    by = {t: ratios[t]["threads_over_aio_noop"] for t in ("unix", "tcp") if t in ratios}
     if not by:
         return "not measured"
     low, high = min(by.values()), max(by.values())
     both = ", ".join(f"{v:.2f}x ({t})" for t, v in by.items())
     if low >= CLEAR_WIN:
-        return f"the thread-pool grpc.server wins clearly for the product: {both} the calls/s of grpc.aio"
+        return f"the thread-pool grpc.server's bare stack wins clearly: {both} the calls/s of grpc.aio's"
     if high <= 1 / CLEAR_WIN:
-        return f"grpc.aio wins clearly for the product: the thread-pool server does {both} its calls/s"
+        return f"grpc.aio's bare stack wins clearly: the thread-pool no-op does {both} its calls/s"
     return (
-        f"no clear winner for the product (thread-pool / grpc.aio calls/s: {both}; "
+        f"no clear winner between the bare stacks (thread-pool / grpc.aio no-op calls/s: {both}; "
         f"a clear win is >= {CLEAR_WIN:.2f}x)"
     )
 
 
 def h2load_goals(h2: dict[str, Any]) -> list[dict[str, Any]]:
-    """Goal rows measured by h2load (product = grpc.aio as shipped, cache off)."""
+    """Goal rows measured by h2load (the product as shipped, a thread-pool server, cache off; its no-op
+    is the no-op on the same flavour)."""
     if "ratios" not in h2:
         return []
     rows: list[dict[str, Any]] = []
@@ -102,21 +105,19 @@ def h2load_tables(h2: dict[str, Any]) -> list[str]:
     for transport in ("unix", "tcp"):
         r = ratios[transport]
         lines.append(
-            f"* {transport}: product / no-op unary {r['pdp_over_noop']:.2f}x (by server CPU per call "
-            f"{r['pdp_over_noop_by_cpu']:.2f}x); BatchCheck 100 / unary decisions/s {r['batch_over_unary']:.1f}x "
-            f"(thread-pool flavour {r['batch_over_unary_threads']:.1f}x); p99 at {uo['rate']:g}/s / no-op's "
-            f"{r['p99_over_noop']:.2f}x. Thread-pool / grpc.aio: product {r['threads_over_aio_pdp']:.2f}x calls/s "
-            f"({r['threads_over_aio_pdp_by_cpu']:.2f}x by CPU per call, p99 {r['p99_threads_over_aio']:.2f}x, "
-            f"BatchCheck 100 {r.get('threads_over_aio_pdp_batch', float('nan')):.2f}x), "
-            f"no-op {r['threads_over_aio_noop']:.2f}x; thread-pool product / thread-pool no-op "
-            f"{r['pdp_threads_over_noop_threads']:.2f}x."
+            f"* {transport}: product / no-op (both thread-pool) unary {r['pdp_over_noop']:.2f}x (by server CPU "
+            f"per call {r['pdp_over_noop_by_cpu']:.2f}x); BatchCheck 100 / unary decisions/s "
+            f"{r['batch_over_unary']:.1f}x; p99 at {uo['rate']:g}/s / no-op's {r['p99_over_noop']:.2f}x. "
+            f"The bare stacks, thread-pool no-op / grpc.aio no-op: unary {r['threads_over_aio_noop']:.2f}x "
+            f"calls/s ({r['threads_over_aio_noop_by_cpu']:.2f}x by CPU per call), BatchCheck 100 "
+            f"{r['threads_over_aio_noop_batch']:.2f}x, p99 {r['p99_threads_over_aio_noop']:.2f}x."
         )
         if "log_on_over_off_unary" in r:
             lines.append(
                 f"* {transport}: decision log on / off (`serve --decision-log FILE`): unary "
                 f"{r['log_on_over_off_unary']:.2f}x, BatchCheck 100 {r['log_on_over_off_batch']:.2f}x."
             )
-    lines.append(f"* Server flavour: {flavour_verdict(ratios)}.")
+    lines.append(f"* Stack flavour: {flavour_verdict(ratios)}.")
     return lines
 
 

@@ -1,13 +1,14 @@
-"""The servers driven by h2load: product and no-op, grpc.aio and thread-pool, TCP and Unix socket.
+"""The servers driven by h2load: the product, and the no-op on both server flavours, TCP and Unix socket.
 
     .venv/bin/python benchmarks/h2load_run.py            # about 4 minutes on 2 cores
     .venv/bin/python benchmarks/h2load_run.py --quick    # about 1 minute
     .venv/bin/python benchmarks/h2load_run.py --json bench-results/h2load.json
 
-Also run by ``benchmarks/run.py`` (part ``h2load``). Four servers on one 10,000-partner snapshot,
-decision cache off: the product (``xtenant-pdp serve``, grpc.aio), the product's servicer on the
-thread-pool ``grpc.server`` (``benchmarks/threadpool_server.py``), and the no-op handler on each
-flavour. Per server and transport: unary Check closed loop (paired rounds, order flipped each
+Also run by ``benchmarks/run.py`` (part ``h2load``). Servers on one 10,000-partner snapshot,
+decision cache off: the product (``xtenant-pdp serve``, a thread-pool ``grpc.server`` since
+6f60f82), the product with its decision log on, and the no-op handler on the product's flavour
+(``noop``, what the product is judged against) and on ``grpc.aio`` (``noop-aio``: the two no-ops
+say what each stack costs). Per server and transport: unary Check closed loop (paired rounds, order flipped each
 round), BatchCheck of 100 closed loop, and both open loop at a fixed rate with each call's latency
 from h2load's log. Every run's calls are checked to have succeeded in gRPC terms (h2load only
 sees HTTP 200): the product's ``grpc_server_handled_total{grpc_code="OK"}`` must have grown by
@@ -49,7 +50,9 @@ from xtenant_pdp.index import Index
 from xtenant_pdp.loader import load_snapshot_file
 from xtenant_pdp.synthetic import write_policy_dir
 
-SERVERS = ("pdp", "pdp-threads", "noop", "noop-threads")
+SERVERS = ("pdp", "noop", "noop-aio")
+#: The no-op server's ``--flavour`` per name: ``noop`` runs on the product's flavour.
+NOOP_FLAVOUR = {"noop": "threads", "noop-aio": "aio"}
 #: The product with its decision log on (issue 12), where ``serve`` has the flag: unary and batch only.
 LOGGED = "pdp+log"
 TRANSPORTS = ("unix", "tcp")
@@ -164,13 +167,9 @@ def start_servers(procs: Procs, workdir: Path, snapshot: Path, names: Sequence[s
             if name == LOGGED:
                 extra += ["--decision-log", str(workdir / "decisions.jsonl")]
             argv = serve_args(snapshot, sock, tcp, extra=extra)
-        elif name == "pdp-threads":
-            metrics = f"127.0.0.1:{free_port()}"
-            argv = ["-m", "benchmarks.threadpool_server", "--snapshot", str(snapshot), "--listen", sock,
-                    "--listen", tcp, "--metrics-listen", metrics]  # fmt: skip
         else:
-            flavour = "threads" if name.endswith("threads") else "aio"
-            argv = ["-m", "benchmarks.noop_server", "--flavour", flavour, "--listen", sock, "--listen", tcp]
+            argv = ["-m", "benchmarks.noop_server", "--flavour", NOOP_FLAVOUR[name], "--listen", sock,
+                    "--listen", tcp]  # fmt: skip
         proc = procs.spawn(f"h2-{name}", argv)
         if name in ("pdp", LOGGED):
             wait_serving(proc, sock)
@@ -209,12 +208,8 @@ def run_one(exe: str, server: Server, transport: str, kind: str, load: h2load.Lo
     verified = call_ok
     if before is not None and after is not None:
         ok_calls, all_calls = round(after[0] - before[0]), round(after[1] - before[1])
-        # The thread-pool prototype's hot counters are single-thread adds: a rare add is lost.
-        tolerance = 0.001 if server.name.endswith("threads") else 0.0
         cut_off = 0 if load.open_loop else load.clients * load.streams
-        verified = call_ok and h2load.verified(
-            ok_calls, all_calls, summary.succeeded, tolerance=tolerance, cut_off=cut_off
-        )
+        verified = call_ok and h2load.verified(ok_calls, all_calls, summary.succeeded, cut_off=cut_off)
     if not verified:
         log(f"  h2load {server.name}/{transport} {kind}: NOT verified: real client call OK {call_ok}, server's "
             f"OK/all answers {ok_calls}/{all_calls if ok_calls is not None else '-'}, h2load succeeded "
@@ -322,16 +317,12 @@ def ratios(runs: dict[str, dict[str, Any]], rounds: int) -> dict[str, Any]:
             "unary_calls_per_s": unary,
             "pdp_over_noop": per_round(at("pdp"), at("noop"), rate),
             "pdp_over_noop_by_cpu": per_round(at("pdp"), at("noop"), cpu),
-            "threads_over_aio_pdp": per_round(at("pdp-threads"), at("pdp"), rate),
-            "threads_over_aio_pdp_by_cpu": per_round(at("pdp-threads"), at("pdp"), cpu),
-            "threads_over_aio_noop": per_round(at("noop-threads"), at("noop"), rate),
-            "pdp_threads_over_noop_threads": per_round(at("pdp-threads"), at("noop-threads"), rate),
+            "threads_over_aio_noop": per_round(at("noop"), at("noop-aio"), rate),
+            "threads_over_aio_noop_by_cpu": per_round(at("noop"), at("noop-aio"), cpu),
+            "threads_over_aio_noop_batch": per_round(at("noop"), at("noop-aio"), dps, "batch_rounds"),
             "batch_over_unary": batch_over_unary(at("pdp")),
-            "batch_over_unary_threads": batch_over_unary(at("pdp-threads")),
-            "threads_over_aio_pdp_batch": per_round(at("pdp-threads"), at("pdp"), dps, "batch_rounds"),
             "p99_over_noop": p99(at("pdp")) / p99(at("noop")),
-            "p99_over_noop_threads": p99(at("pdp-threads")) / p99(at("noop-threads")),
-            "p99_threads_over_aio": p99(at("pdp-threads")) / p99(at("pdp")),
+            "p99_threads_over_aio_noop": p99(at("noop")) / p99(at("noop-aio")),
         }
         if at(LOGGED) in runs:
             out[transport]["log_on_over_off_unary"] = per_round(at(LOGGED), at("pdp"), rate)
@@ -389,7 +380,8 @@ def reverify(h2: dict[str, Any]) -> None:
         return
     loads = {k: h2load.Load(**v) for k, v in h2["loads"].items()}
     for key, run in h2["runs"].items():
-        tolerance = 0.001 if key.split("/")[0].endswith("threads") else 0.0
+        # Before 6f60f82 the thread-pool prototype (``pdp-threads``) counted with single-thread adds.
+        tolerance = 0.001 if key.split("/")[0] == "pdp-threads" else 0.0
         for kind, figures in run.items():
             load = loads[kind.removesuffix("_rounds")]
             for f in figures if isinstance(figures, list) else [figures]:

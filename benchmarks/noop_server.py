@@ -1,9 +1,10 @@
-"""The stack's ceiling: a grpc.aio DecisionService that answers every call with one constant.
+"""The stack's ceiling: a DecisionService that answers every call with one constant.
 
-    python -m benchmarks.noop_server --listen unix:/tmp/noop.sock --listen 127.0.0.1:0
-    python -m benchmarks.noop_server --flavour threads --listen ...   # on the thread-pool grpc.server
+    python -m benchmarks.noop_server --flavour threads --listen unix:/tmp/noop.sock --listen 127.0.0.1:0
+    python -m benchmarks.noop_server --listen ...   # on grpc.aio (the product's server before 6f60f82)
 
-Same stack as ``xtenant-pdp serve`` (grpc.aio, one event loop, the same server options, Check and
+``--flavour threads`` is the product's stack (``xtenant-pdp serve`` runs a thread-pool ``grpc.server``
+since 6f60f82); ``aio`` is grpc.aio with one event loop. Both use the same server options, Check and
 BatchCheck registered on raw bytes with no (de)serializer as ``service/servicer.py`` does), with
 nothing behind the handlers: Check returns a prebuilt CheckResponse's bytes, BatchCheck one such
 answer per item (``service/wire.py`` splits and joins, as the product does). No metrics,
@@ -17,15 +18,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
+from concurrent import futures
+from pathlib import Path
 
 import grpc
 
-from benchmarks.threadpool_server import bind, remove_sockets, thread_server, wait_for_signal
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.service import wire
 
@@ -38,6 +42,51 @@ ANSWER = pdp_pb2.CheckResponse(
     policy_tenant_id="5de41ce2-ca22-4b65-866a-e46ae037737e",
     snapshot_id="sha256:00000000000000000000000000000000",
 ).SerializeToString()
+
+
+def remove_sockets(listen: Sequence[str]) -> None:
+    for address in listen:
+        if address.startswith("unix:"):
+            with contextlib.suppress(OSError):
+                Path(address.removeprefix("unix:")).unlink()
+
+
+def bind(server: grpc.Server | grpc.aio.Server, listen: Sequence[str]) -> list[str]:
+    """Bind every ``--listen`` address (a stale Unix socket file is replaced); the bound names."""
+    bound = []
+    for address in listen:
+        if address.startswith("unix:"):
+            path = Path(address.removeprefix("unix:"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            server.add_insecure_port(address)
+            bound.append(address)
+        else:
+            port = server.add_insecure_port(address)
+            if port == 0:
+                raise SystemExit(json.dumps({"msg": "cannot listen", "address": address}))
+            bound.append(f"{address.rpartition(':')[0]}:{port}")
+    return bound
+
+
+def thread_server(threads: int) -> grpc.Server:
+    return grpc.server(
+        futures.ThreadPoolExecutor(max_workers=threads),
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+
+
+def wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
 
 
 async def check(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
@@ -120,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.noop_server", description=__doc__.split("\n")[0])
     parser.add_argument("--listen", action="append", required=True, metavar="ADDR", help="host:port or unix:/path")
     parser.add_argument(
-        "--flavour", choices=("aio", "threads"), default="aio", help="grpc.aio (default) or grpc.server"
+        "--flavour", choices=("threads", "aio"), default="threads",
+        help="thread-pool grpc.server (default: the product's flavour) or grpc.aio",
     )
     parser.add_argument("--threads", type=int, default=8, help="pool threads of --flavour threads (default 8)")
     args = parser.parse_args(argv)

@@ -298,7 +298,8 @@ def h2load_section(results: dict[str, Any]) -> list[str]:
         return []
     ceiling = stack_ceiling(results)
     return [
-        "### gRPC servers driven by h2load (C load generator; product and no-op, grpc.aio and thread-pool)",
+        "### gRPC servers driven by h2load (C load generator; the product and the no-op on its flavour, and the"
+        " no-op on grpc.aio)",
         "",
         *h2load_tables(h2),
         *([f"* {ceiling}"] if ceiling else []),
@@ -317,6 +318,35 @@ def loaded_note(machine: dict[str, Any]) -> list[str]:
         "  other work), so absolute figures are low and noisy; the ratios, each measured side by side in this run,",
         "  are what the goals are judged by, and the p99 goals ask for a quiet run.",
     ]
+
+
+#: The dated record of the server-flavour decision, appended to BENCHMARKS.md as measured then.
+FLAVOUR_HISTORY = Path(__file__).with_name("flavour_history.md")
+
+
+def _loads(machine: dict[str, Any]) -> str:
+    return (f"{' '.join(str(x) for x in machine.get('load_average_before', []))} before, "
+            f"{' '.join(str(x) for x in machine.get('load_average_after', []))} after")  # fmt: skip
+
+
+def later_runs_note(results: dict[str, Any]) -> list[str]:
+    """Where a results file combines parts of several runs (``later_runs``: parts, command, started,
+    machine), say which figures come from which run; each ratio is still within one run."""
+    later = results.get("later_runs", [])
+    if not later:
+        return []
+    lines = []
+    for run in later:
+        parts = ", ".join(f"`{p}`" for p in run["parts"])
+        note = f"; {run['note']}" if run.get("note") else ""
+        lines.append(f"* part {parts}: from a later run, `{run['command']}`, started {run['started']}, "
+                     f"load average {_loads(run['machine'])}{note}")  # fmt: skip
+    replaced = sorted({p for run in later for p in run["parts"]})
+    earlier = results.get("earlier_note", "its figures are as that run measured them")
+    lines.append(f"* every other figure is from the run of {results['started']} above (not re-measured; "
+                 f"{earlier}); each ratio compares figures of one run: parts {', '.join(replaced)} are never "
+                 "compared with the others.")  # fmt: skip
+    return lines
 
 
 def write_markdown(results: dict[str, Any], path: Path) -> None:
@@ -344,6 +374,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         "* client and servers share the machine: on 2 cores the load generator takes CPU the server would",
         "  otherwise have, which caps every server figure (the no-op handler's figure is that cap).",
         *loaded_note(m),
+        *later_runs_note(results),
         *(["* the goals and this text were rendered again from the run's results file with `run.py --render`",
            "  (same figures; the verdict rules of the current code)."] if results.get("rendered_again") else []),
         "",
@@ -388,6 +419,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         *figure_tables(results),
         "",
         *h2load_section(results),
+        *([FLAVOUR_HISTORY.read_text()] if FLAVOUR_HISTORY.exists() else []),
     ]
     path.write_text("\n".join(lines))
 

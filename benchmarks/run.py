@@ -8,9 +8,8 @@
 
 Absolute times on a shared machine drift by a third, so every comparison is made in the same run,
 on the same policy, with the same questions and the same client. Servers are real processes
-(``python -m xtenant_pdp serve``, ``python -m benchmarks.noop_server``,
-``python -m benchmarks.threadpool_server``) on free TCP ports and Unix sockets in a temporary
-directory, all stopped and removed at the end; the h2load part (``benchmarks/h2load_run.py``) is
+(``python -m xtenant_pdp serve``, ``python -m benchmarks.noop_server``) on free TCP ports and Unix
+sockets in a temporary directory, all stopped and removed at the end; the h2load part (``benchmarks/h2load_run.py``) is
 skipped with a message where h2load is not installed. Results go to
 ``bench-results/results.json``; a table of the figures against the goals is printed.
 """
@@ -172,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if got is not None:
                         results["servers"] = got
                 if "h2load" in parts:
-                    log("the servers driven by h2load: product and no-op, grpc.aio and thread-pool")
+                    log("the servers driven by h2load: the product, the no-op on its flavour and on grpc.aio")
                     h2plan = H2Plan.make(quick=plan.quick)
                     got = attempt(results, "h2load", lambda: bench_h2load(
                         procs, workdir, server_policy.snapshot_path, server_policy.index, h2plan))  # fmt: skip

@@ -186,7 +186,8 @@ def bench_servers(
     noop_tcp = f"127.0.0.1:{free_port()}"
     cached_sock = sock("pdp-cache")
     pdp = procs.spawn("pdp", serve_args(snapshot_path, pdp_tcp, sock("pdp")))
-    noop = procs.spawn("noop", ["-m", "benchmarks.noop_server", "--listen", noop_tcp, "--listen", sock("noop")])
+    noop_args = ["--flavour", "threads", "--listen", noop_tcp, "--listen", sock("noop")]  # the product's flavour
+    noop = procs.spawn("noop", ["-m", "benchmarks.noop_server", *noop_args])
     # The product as deployed by default, decision cache on: pre-warmed, so every question is a hit.
     cached = procs.spawn("pdp-cache", serve_args(snapshot_path, cached_sock, cache=True))
     wait_serving(pdp, pdp_tcp)

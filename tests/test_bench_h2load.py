@@ -179,27 +179,28 @@ def test_verified_needs_no_other_code_and_at_least_h2loads_successes() -> None:
 
 
 def _ratios(threads_unix: float, threads_tcp: float, **over: float) -> dict[str, object]:
+    """Ratios as ``h2load_run.ratios`` makes them; the two arguments are the bare stacks' (no-op's)
+    thread-pool / grpc.aio unary calls/s per transport."""
     base = {
-        "pdp_over_noop": 0.92, "pdp_over_noop_by_cpu": 0.9, "threads_over_aio_pdp_by_cpu": 1.0,
-        "threads_over_aio_noop": 1.5, "pdp_threads_over_noop_threads": 0.5, "batch_over_unary": 55.0,
-        "batch_over_unary_threads": 40.0, "p99_over_noop": 1.1, "p99_over_noop_threads": 1.0,
-        "p99_threads_over_aio": 1.0,
-        "unary_calls_per_s": {"pdp": 900.0, "pdp-threads": 950.0, "noop": 1000.0, "noop-threads": 1000.0},
+        "pdp_over_noop": 0.92, "pdp_over_noop_by_cpu": 0.9, "threads_over_aio_noop_by_cpu": 1.0,
+        "threads_over_aio_noop_batch": 1.1, "batch_over_unary": 55.0, "p99_over_noop": 1.1,
+        "p99_threads_over_aio_noop": 1.0,
+        "unary_calls_per_s": {"pdp": 900.0, "noop": 1000.0, "noop-aio": 950.0},
     }  # fmt: skip
     base.update(over)
     return {
-        "unix": {**base, "threads_over_aio_pdp": threads_unix},
-        "tcp": {**base, "threads_over_aio_pdp": threads_tcp},
+        "unix": {**base, "threads_over_aio_noop": threads_unix},
+        "tcp": {**base, "threads_over_aio_noop": threads_tcp},
         "all_verified": True,
         "rounds": 3,
     }
 
 
 def test_flavour_verdict_needs_a_clear_win_on_both_transports() -> None:
-    assert "thread-pool grpc.server wins clearly" in flavour_verdict(_ratios(1.3, 1.2))
+    assert "thread-pool grpc.server's bare stack wins clearly" in flavour_verdict(_ratios(1.3, 1.2))
     assert "1.30x (unix)" in flavour_verdict(_ratios(1.3, 1.2))
     assert "no clear winner" in flavour_verdict(_ratios(1.3, 1.05))
-    assert "grpc.aio wins clearly" in flavour_verdict(_ratios(0.8, 0.85))
+    assert "grpc.aio's bare stack wins clearly" in flavour_verdict(_ratios(0.8, 0.85))
     assert flavour_verdict({}) == "not measured"
 
 
@@ -208,7 +209,7 @@ def _h2(p99_pdp: float, p99_noop: float, **over: float) -> dict[str, object]:
                "verified": True}  # fmt: skip
     runs = {}
     for transport in ("unix", "tcp"):
-        for name, p99 in (("pdp", p99_pdp), ("pdp-threads", p99_pdp), ("noop", p99_noop), ("noop-threads", p99_noop)):
+        for name, p99 in (("pdp", p99_pdp), ("noop", p99_noop), ("noop-aio", p99_noop)):
             runs[f"{name}/{transport}"] = {
                 "unary_rounds": [figures],
                 "batch": figures,
@@ -242,9 +243,9 @@ def test_h2load_tables_have_a_row_per_server_and_transport_and_the_verdict() -> 
     lines = h2load_tables(_h2(900.0, 800.0))
     rows = [line for line in lines if line.startswith("| ") and "/" in line.split("|")[1] and "server" not in line]
     assert [r.split("|")[1].strip() for r in rows] == [
-        f"{s}/{t}" for t in ("unix", "tcp") for s in ("pdp", "pdp-threads", "noop", "noop-threads")
+        f"{s}/{t}" for t in ("unix", "tcp") for s in ("pdp", "noop", "noop-aio")
     ]
-    assert any(line.startswith("* Server flavour: no clear winner") for line in lines)
+    assert any(line.startswith("* Stack flavour: no clear winner") for line in lines)
     assert h2load_tables({"skipped": h2load.MISSING}) == [f"* {h2load.MISSING}."]
 
 
@@ -346,19 +347,18 @@ def test_ratios_are_medians_of_per_round_ratios() -> None:
     for transport in ("unix", "tcp"):
         # Three rounds; the machine slows down in round 2 for everyone.
         runs[f"pdp/{transport}"] = server([900, 450, 800], [(9, 45_000), (4, 18_000), (8, 48_000)], 1200.0)
-        runs[f"noop/{transport}"] = server([1000, 500, 1000], [(10, 100_000)] * 3, 1000.0)
-        runs[f"pdp-threads/{transport}"] = server([1080, 600, 880], [(9, 90_000)] * 3, 600.0)
-        runs[f"noop-threads/{transport}"] = server([1000] * 3, [(10, 100_000)] * 3, 500.0)
+        runs[f"noop/{transport}"] = server([1000, 500, 1000], [(10, 100_000), (5, 100_000), (10, 150_000)], 1000.0)
+        runs[f"noop-aio/{transport}"] = server([833, 375, 909], [(10, 50_000), (5, 20_000), (10, 80_000)], 2000.0)
         runs[f"{LOGGED}/{transport}"] = server([810, 450, 640], [(9, 45_000), (4, 9_000), (8, 40_000)])
     out = ratios(runs, 3)
     unix = out["unix"]
     assert unix["pdp_over_noop"] == pytest.approx(0.9)  # per round 0.9, 0.9, 0.8
-    assert unix["threads_over_aio_pdp"] == pytest.approx(1.2)  # per round 1.2, 1.333, 1.1
+    assert unix["threads_over_aio_noop"] == pytest.approx(1.2, rel=1e-3)  # per round 1.2, 1.333, 1.1
     assert unix["batch_over_unary"] == pytest.approx(50.0)  # per round 50, 40, 60
     assert unix["log_on_over_off_unary"] == pytest.approx(0.9)  # 0.9, 1.0, 0.8
     assert unix["log_on_over_off_batch"] == pytest.approx(0.8333, rel=1e-3)  # 1.0, 0.5, 0.833
-    assert unix["threads_over_aio_pdp_batch"] == pytest.approx(2.0)  # 2.0, 5.0, 1.875
-    assert unix["p99_over_noop"] == pytest.approx(1.2) and unix["p99_threads_over_aio"] == pytest.approx(0.5)
+    assert unix["threads_over_aio_noop_batch"] == pytest.approx(2.0)  # 2.0, 5.0, 1.875
+    assert unix["p99_over_noop"] == pytest.approx(1.2) and unix["p99_threads_over_aio_noop"] == pytest.approx(0.5)
     assert unix["unary_calls_per_s"]["pdp"] == 800 and set(unix["unary_calls_per_s"]) == {*SERVERS, LOGGED}
     assert out["all_verified"] is True and out["rounds"] == 3
     runs["noop/tcp"]["unary_rounds"][1] = {**f(500), "verified": False}

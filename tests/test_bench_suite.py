@@ -116,3 +116,19 @@ def test_a_failing_part_is_recorded_and_the_run_goes_on() -> None:
     assert attempt(results, "servers", boom) is None
     assert attempt(results, "h2load", lambda: {"ok": 1}) == {"ok": 1}
     assert results == {"failed_parts": {"servers": "SystemExit: pdp not SERVING within 120s"}}
+
+
+def test_a_combined_results_file_says_which_run_each_part_comes_from() -> None:
+    from benchmarks.report import FLAVOUR_HISTORY, later_runs_note
+
+    assert later_runs_note({"started": "2026-11-29T18:02:56+00:00"}) == []
+    machine = {"load_average_before": [0.5, 1.0, 2.0], "load_average_after": [1.9, 1.5, 1.8]}
+    results = {
+        "started": "2026-11-29T18:02:56+00:00",
+        "later_runs": [{"parts": ["h2load"], "command": "benchmarks/run.py --only h2load",
+                        "started": "2026-11-29T18:45:00+00:00", "machine": machine}],
+    }  # fmt: skip
+    first, rest = later_runs_note(results)
+    assert "`h2load`" in first and "18:45:00" in first and "0.5 1.0 2.0 before, 1.9 1.5 1.8 after" in first
+    assert "2026-11-29T18:02:56" in rest and "h2load are never compared with the others" in rest
+    assert "Why the product moved to a thread-pool server" in FLAVOUR_HISTORY.read_text()
