@@ -476,9 +476,12 @@ class Procs:
 class InProcessServer:
     """``app.start(settings)`` on an event loop of its own thread; ``close()`` stops it all."""
 
-    def __init__(self, settings: Settings, *, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, registry: CollectorRegistry | None = None, loop_stall_s: float | None = None
+    ) -> None:
         self.settings = settings
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._start_kwargs = {} if loop_stall_s is None else {"loop_stall_s": loop_stall_s}
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="pdp-server-loop", daemon=True)
         self.server: app.Server | None = None
@@ -499,7 +502,8 @@ class InProcessServer:
 
     def start(self) -> InProcessServer:
         self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(app.start(self.settings, registry=self.registry), self.loop)
+        start = app.start(self.settings, registry=self.registry, **self._start_kwargs)
+        future = asyncio.run_coroutine_threadsafe(start, self.loop)
         self.server = future.result(WAIT)
         return self
 

@@ -45,15 +45,16 @@ from xtenant_pdp.service.reloader import Reloader, off_loop
 from xtenant_pdp.service.rpc_metrics import InstrumentedServer
 from xtenant_pdp.service.servicer import SERVICE_NAME, DecisionServicer
 from xtenant_pdp.service.sources import PolicyDirSource, SnapshotFileSource, SnapshotSource
+from xtenant_pdp.service.watchdog import STALL_S, LoopWatchdog
 from xtenant_pdp.service.work import WorkLimits
 from xtenant_pdp.workers import WORKER_ENV
 
 log = logging.getLogger("xtenant_pdp.server")
 
 HEALTH_SERVICES = ("", SERVICE_NAME)
-#: SERVING while the process runs and its event loop answers, whatever the snapshot: the liveness
-#: probe's service, so that a stale or missing snapshot (which a restart cannot cure) makes the pod
-#: unready but never restarts it.
+#: SERVING while the process runs and its event loop answers (service/watchdog.py), whatever the
+#: snapshot: the liveness probe's service, so that a stale or missing snapshot (which a restart cannot
+#: cure) makes the pod unready but never restarts it, and a hung control loop restarts it.
 LIVENESS_SERVICE = "liveness"
 #: Pool of the --health-listen server (probes only), also its cap on calls in progress: a Watch
 #: holds a thread, and watchers beyond the cap are shed rather than stalling the probes.
@@ -79,6 +80,7 @@ class Server:
     #: The plaintext health-only server of --health-listen (Kubernetes gRPC probes), if any.
     health_server: grpc.Server | None = None
     decision_log: DecisionLog | None = None
+    watchdog: LoopWatchdog | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def stop(self, grace_s: float | None = None, drain_s: float = 0.0) -> None:
@@ -87,6 +89,8 @@ class Server:
         self.health.enter_graceful_shutdown()
         if drain_s > 0:
             await asyncio.sleep(drain_s)
+        if self.watchdog is not None:
+            self.watchdog.stop()
         for task in self._tasks:
             task.cancel()
         self.reloader.stop()
@@ -184,15 +188,33 @@ def _start_health_server(settings: Settings, health: HealthServicer) -> grpc.Ser
     return server
 
 
-def _health_updater(reloader: Reloader, health: HealthServicer) -> Callable[[], None]:
+def _health_updater(
+    reloader: Reloader, health: HealthServicer, watchdog: LoopWatchdog | None = None
+) -> Callable[[], None]:
     def update() -> None:  # the sync servicer's set() takes its own lock
-        status = (
-            health_pb2.HealthCheckResponse.SERVING if reloader.serving else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
+        serving = reloader.serving and not (watchdog is not None and watchdog.stalled)
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in HEALTH_SERVICES:
             health.set(name, status)
 
     return update
+
+
+def _loop_watchdog(reloader: Reloader, health: HealthServicer, stall_s: float) -> LoopWatchdog:
+    """Stalled: every health service NOT_SERVING (liveness too); recovered: liveness SERVING and
+    readiness as the snapshot says."""
+
+    def on_stall() -> None:
+        for name in (*HEALTH_SERVICES, LIVENESS_SERVICE):
+            health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    def on_recover() -> None:
+        health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+        reloader.on_change()
+
+    watchdog = LoopWatchdog(on_stall, on_recover, stall_s=stall_s)
+    reloader.on_change = _health_updater(reloader, health, watchdog)
+    return watchdog
 
 
 async def start(
@@ -201,9 +223,11 @@ async def start(
     registry: CollectorRegistry | None = None,
     serve_metrics: bool = True,
     load_first: bool = True,
+    loop_stall_s: float = STALL_S,
 ) -> Server:
     """Build, bind and start everything. ``load_first``: the first snapshot load is awaited (it
-    may fail); otherwise it is the reloader's first tick, so that a signal never waits for it."""
+    may fail); otherwise it is the reloader's first tick, so that a signal never waits for it.
+    ``loop_stall_s``: how long the event loop may stay silent before health goes NOT_SERVING."""
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics(registry)
     limits = CacheLimits(
@@ -222,7 +246,7 @@ async def start(
     reloader = Reloader(
         source_for(settings), holder, metrics, interval_s=settings.reload_interval_s, audit=EnforcementAudit(decisions)
     )
-    reloader.on_change = _health_updater(reloader, health)
+    watchdog = _loop_watchdog(reloader, health, loop_stall_s)
     threads = settings.threads or settings.max_concurrent_rpcs
     grpc_server = _call_server(threads, server_options(settings), settings.max_concurrent_rpcs)
     work = WorkLimits(
@@ -258,9 +282,8 @@ async def start(
         _remove_sockets([a for a in settings.listen if a.raw in bound])
         raise exc if isinstance(exc, StartupError) else StartupError(f"--listen: {exc}") from None
     grpc_server.start()
-    server = Server(
-        grpc_server, holder, reloader, metrics, health, settings, bound, metrics_http, health_server, decisions
-    )
+    server = Server(grpc_server, holder, reloader, metrics, health, settings, bound, metrics_http, health_server)
+    server.decision_log, server.watchdog = decisions, watchdog
     if decisions is not None:
         decisions.start()
     log.info(
@@ -277,6 +300,8 @@ async def start(
         await reloader.tick()
     reloader.start()
     server._tasks.append(asyncio.create_task(_flush_metrics(metrics)))
+    server._tasks.append(asyncio.create_task(watchdog.beat()))
+    watchdog.start()
     return server
 
 
