@@ -35,7 +35,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from xtenant_pdp.api import pdp_pb2
 from xtenant_pdp.config import ListenAddress, Settings
 from xtenant_pdp.metrics import FLUSH_INTERVAL_S, Metrics
-from xtenant_pdp.service import ext_authz, sockets
+from xtenant_pdp.service import ext_authz, malloc, sockets
 from xtenant_pdp.service.audit import EnforcementAudit
 from xtenant_pdp.service.caches import CacheLimits
 from xtenant_pdp.service.decision_log import DecisionLog
@@ -330,6 +330,7 @@ async def serve(
     serve_metrics: bool = True,
 ) -> int:
     """Run until SIGTERM or SIGINT; reload on SIGHUP. Returns the process exit code."""
+    malloc.limit_arenas()  # before the call pool's threads exist (service/malloc.py)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reloaders: list[Reloader] = []  # the server's, once it has started
