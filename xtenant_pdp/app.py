@@ -16,7 +16,6 @@ grace period for in-flight calls; SIGHUP reloads.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import logging
@@ -41,6 +40,7 @@ from xtenant_pdp.service.caches import CacheLimits
 from xtenant_pdp.service.decision_log import DecisionLog
 from xtenant_pdp.service.holder import SnapshotHolder
 from xtenant_pdp.service.limits import server_options
+from xtenant_pdp.service.pool import ElasticPool
 from xtenant_pdp.service.reloader import Reloader, off_loop
 from xtenant_pdp.service.rpc_metrics import InstrumentedServer
 from xtenant_pdp.service.servicer import SERVICE_NAME, DecisionServicer
@@ -118,8 +118,9 @@ def _call_server(threads: int, options: list[tuple[str, Any]], maximum_concurren
 
     A unary call's pool thread waits there for the call's request: ten half-sent calls stalled
     every call on an 8-thread pool, so the default pool has a thread per call the cap lets in.
-    Threads start as calls need them, so a server answering 32 calls at once runs about 32."""
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc-call")
+    Threads start as calls need them and end after a while idle (``ElasticPool``), so a server
+    answering 32 calls at once runs about 32, and fewer again when the burst is over."""
+    pool = ElasticPool(threads)
     return grpc.server(pool, options=options, maximum_concurrent_rpcs=maximum_concurrent_rpcs)
 
 

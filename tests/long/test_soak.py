@@ -31,6 +31,8 @@ from server_kit import (
     wait_health,
 )
 
+from xtenant_pdp.service.pool import IDLE_S
+
 pytestmark = pytest.mark.skipif(os.environ.get("XTENANT_PDP_LONG") != "1", reason="long run: set XTENANT_PDP_LONG=1")
 
 DURATION_S = float(os.environ.get("XTENANT_PDP_SOAK_S", "180"))
@@ -87,6 +89,8 @@ def test_soak_mixed_traffic_a_reload_every_second_abusive_clients(
         reloading.join(10)
         traffic.stop()
     elapsed = time.monotonic() - started
+    time.sleep(IDLE_S + 3)  # the pool's idle threads end: the count goes back to the quiet one
+    quiet_after = sample(proc.pid)
     activations = sum(1 for r in proc.records() if r.get("msg") == "snapshot activated")
     failures_metric = sample_value(scrape(metrics_port), "xtenant_pdp_snapshot_load_failures_total")
     rss, fds, threads = (_flat(samples, a) for a in ("rss_mib", "fds", "threads"))
@@ -106,6 +110,7 @@ def test_soak_mixed_traffic_a_reload_every_second_abusive_clients(
         "rss_mib_max": round(max(s.rss_mib for s in samples), 1),
         "fds_after_warmup_first_last": [round(fds[0], 1), round(fds[1], 1)],
         "threads_after_warmup_first_last": [round(threads[0], 1), round(threads[1], 1)],
+        "threads_quiet_before_after": [samples[0].threads, quiet_after.threads],
     }
     print("\nSOAK " + json.dumps(report))
     assert traffic.failures == [], traffic.failures[:5]
@@ -114,4 +119,5 @@ def test_soak_mixed_traffic_a_reload_every_second_abusive_clients(
     assert rss[1] - rss[0] <= max(8.0, rss[0] * 0.10), report
     assert fds[1] - fds[0] <= 4, report
     assert threads[1] - threads[0] <= 2, report
+    assert quiet_after.threads <= samples[0].threads + 2, report
     assert proc.proc is not None and proc.proc.poll() is None
