@@ -229,3 +229,26 @@ def test_D6_half_sent_calls_never_hold_every_thread(tmp_path: Path) -> None:
         for channel in channels:
             channel.close()
         server.close()
+
+
+def test_hot_cells_of_ended_threads_are_folded_so_the_cells_follow_the_live_threads() -> None:
+    """The call pool ends idle threads (service/pool.py): each new thread's first add makes a
+    cell, so without folding the cells would grow with every thread the process ever ran."""
+    registry = CollectorRegistry()
+    counter = HotCounter(Counter("c", "c", registry=registry))
+    histogram = HotHistogram(Histogram("h", "h", buckets=(0.5, 1.0), registry=registry))
+    for _ in range(50):
+        worker = threading.Thread(target=lambda: (counter.inc(3), histogram.observe(0.75)))
+        worker.start()
+        worker.join(10)
+    assert len(counter.cells) == 50 and len(histogram.cells) == 50
+    counter.flush()
+    histogram.flush()
+    assert len(counter.cells) == 0 and len(histogram.cells) == 0
+    assert counter.n == 150 and histogram.counts == [0, 50, 0] and histogram.sum == 37.5
+    counter.inc()  # this (live) thread keeps its cell across a flush
+    counter.flush()
+    assert len(counter.cells) == 1 and counter.n == 151
+    families = list(text_string_to_metric_families(generate_latest(registry).decode()))
+    assert sample_value(families, "c_total") == 151
+    assert sample_value(families, "h_bucket", le="1.0") == 50 and sample_value(families, "h_sum") == 37.5

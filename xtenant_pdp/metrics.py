@@ -34,6 +34,60 @@ DECISION_BUCKETS = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 
 FLUSH_INTERVAL_S = 1.0
 
 
+class _PerThread:
+    """Each thread's cell of one hot value, created on the thread's first add.
+
+    Only its own thread writes a cell; readers add them all up. The call pool lets idle threads
+    end (service/pool.py), so ``prune`` (at every flush) folds the cells of threads that ended
+    into one ``retired`` cell: the list follows the threads alive, not every thread there ever
+    was. A thread that ended writes nothing more, so its cell is final when folded."""
+
+    __slots__ = ("_cells", "_fold", "_local", "_lock", "_new", "retired")
+
+    def __init__(self, new: Callable[[], Any], fold: Callable[[Any, Any], None]) -> None:
+        self._local = threading.local()
+        self._new = new
+        self._fold = fold
+        self._lock = threading.Lock()
+        self._cells: list[tuple[threading.Thread, Any]] = []
+        self.retired = new()
+
+    def mine(self) -> Any:
+        """This thread's cell, made on its first add (the hot paths read ``_local.cell`` first)."""
+        cell = self._new()
+        with self._lock:
+            self._cells.append((threading.current_thread(), cell))
+        self._local.cell = cell
+        return cell
+
+    def total(self) -> Any:
+        """A new cell holding every thread's adds (taken under the lock ``prune`` takes, so a
+        cell being folded is counted once)."""
+        out = self._new()
+        with self._lock:
+            self._fold(self.retired, out)
+            for _thread, cell in self._cells:
+                self._fold(cell, out)
+        return out
+
+    def prune(self) -> None:
+        with self._lock:
+            alive = []
+            for thread, cell in self._cells:
+                if thread.is_alive():
+                    alive.append((thread, cell))
+                else:
+                    self._fold(cell, self.retired)
+            self._cells = alive
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+
+def _fold_count(cell: list[int], into: list[int]) -> None:
+    into[0] += cell[0]
+
+
 class HotCounter:
     """A counter child the hot path bumps with ``inc()``: no lock, one cell per thread.
 
@@ -50,31 +104,27 @@ class HotCounter:
     per-thread cells, which add one thread-local look-up per add).
     """
 
-    __slots__ = ("_cells", "_child", "_flushed", "_local")
+    __slots__ = ("_child", "_flushed", "_local", "cells")
 
     def __init__(self, child: Any) -> None:
         self._child = child
-        self._local = threading.local()
-        self._cells: list[list[int]] = []
+        self.cells = _PerThread(lambda: [0], _fold_count)
+        self._local = self.cells._local
         self._flushed = 0
 
     def inc(self, k: int = 1) -> None:
         try:
             self._local.cell[0] += k
         except AttributeError:
-            self._new_cell()[0] += k
-
-    def _new_cell(self) -> list[int]:
-        cell = self._local.cell = [0]
-        self._cells.append(cell)  # list.append is atomic: a flush sees the cell or not yet
-        return cell
+            self.cells.mine()[0] += k
 
     @property
     def n(self) -> int:
         """Everything added so far, by every thread."""
-        return sum(cell[0] for cell in list(self._cells))
+        return self.cells.total()[0]  # type: ignore[no-any-return]
 
     def flush(self) -> None:
+        self.cells.prune()
         n = self.n
         if n != self._flushed:
             self._child.inc(n - self._flushed)
@@ -91,6 +141,11 @@ class _HistogramCell:
         self.sum = 0.0
 
 
+def _fold_histogram(cell: _HistogramCell, into: _HistogramCell) -> None:
+    into.counts = [a + b for a, b in zip(into.counts, cell.counts, strict=True)]
+    into.sum += cell.sum
+
+
 class HotHistogram:
     """A histogram child observed without a lock: one bisect and two updates of this thread's cell.
 
@@ -98,23 +153,22 @@ class HotHistogram:
     multiprocess value classes alike (tests/test_metrics.py compares with plain observe()).
     """
 
-    __slots__ = ("_bounds", "_cells", "_child", "_flushed", "_flushed_sum", "_local")
+    __slots__ = ("_bounds", "_child", "_flushed", "_flushed_sum", "_local", "cells")
 
     def __init__(self, child: Histogram) -> None:
         self._child = child
         self._bounds = list(child._upper_bounds)
-        self._local = threading.local()
-        self._cells: list[_HistogramCell] = []
-        self._flushed = [0] * len(self._bounds)
+        size = len(self._bounds)
+        self.cells = _PerThread(lambda: _HistogramCell(size), _fold_histogram)
+        self._local = self.cells._local
+        self._flushed = [0] * size
         self._flushed_sum = 0.0
 
     def _cell(self) -> _HistogramCell:
         try:
             return self._local.cell  # type: ignore[no-any-return]
         except AttributeError:
-            cell = self._local.cell = _HistogramCell(len(self._bounds))
-            self._cells.append(cell)
-            return cell
+            return self.cells.mine()  # type: ignore[no-any-return]
 
     def observe(self, seconds: float) -> None:
         cell = self._cell()
@@ -130,20 +184,16 @@ class HotHistogram:
     @property
     def counts(self) -> list[int]:
         """Observations per bucket, every thread's added up."""
-        cells = list(self._cells)
-        return (
-            [sum(column) for column in zip(*(cell.counts for cell in cells), strict=True)]
-            if cells
-            else ([0] * len(self._bounds))
-        )
+        return self.cells.total().counts  # type: ignore[no-any-return]
 
     @property
     def sum(self) -> float:
-        return sum(cell.sum for cell in list(self._cells))
+        return self.cells.total().sum  # type: ignore[no-any-return]
 
     def flush(self) -> None:
-        counts = self.counts
-        total = self.sum
+        self.cells.prune()
+        both = self.cells.total()
+        counts, total = both.counts, both.sum
         if counts == self._flushed:
             return
         for bucket, n, done in zip(self._child._buckets, counts, self._flushed, strict=True):
