@@ -100,9 +100,9 @@ _CLOUD_FIELDS = {bytes([3 << 3 | 2, len(e)]) + e: cloud for e, cloud in _CLOUDS.
 _new = tuple.__new__
 
 
-def _ids(text: str, span: tuple[int, int]) -> tuple[str, ...]:
-    """The ids of a run of repeated id fields (38 bytes each: tag, length, 36 characters)."""
-    start, end = span
+def _ids(text: str, start: int, end: int) -> tuple[str, ...]:
+    """The ids of a run of repeated id fields from ``start`` (its first tag) to ``end`` (38
+    bytes each: tag, length, 36 characters)."""
     if start == end:
         return ()
     return tuple([text[i : i + 36] for i in range(start + 2, end, 38)])
@@ -116,36 +116,52 @@ def _claims(raw: bytes, span: tuple[int, int]) -> frozenset[Claim]:
     return frozenset([claims[b] for b in raw[start + 2 : end]])
 
 
+# Where the pattern matched, every field but the optional cloud and the repeated ids has a fixed
+# size (38 bytes an id field, 2 an enum), so the fields are found by arithmetic from the start
+# and the end rather than read from the match's groups (which cost as much as the match).
+
+
 def _access(raw: bytes, pos: int) -> Query | None:
-    m = _ACCESS.fullmatch(raw, pos)
-    if m is None:
+    if _ACCESS.fullmatch(raw, pos) is None:
         return None
-    _, (t, _), (x, _), (c, c_end), (d, _), (f, _), (u, _), groups, (a, _) = m.regs
     text = raw.lower().decode("latin-1")  # bytes.lower: ASCII only; ids are ASCII by the match
+    p = pos + 76
+    cloud = None
+    if raw[p] == 0x1A:  # field 3, the optional cloud
+        n = raw[p + 1] + 2
+        cloud = _CLOUD_FIELDS[raw[p : p + n]]
+        p += n
+    end = len(raw)
     return _new(
         AccessQuery,
         (
-            text[t : t + 36],
-            text[x : x + 36],
-            None if c < 0 else _CLOUD_FIELDS[raw[c:c_end]],
-            _DIRECTIONS[raw[d]],
-            _FEATURES[raw[f]],
-            text[u : u + 36],
-            _ids(text, groups),
-            text[a : a + 36],
+            text[pos + 2 : pos + 38],
+            text[pos + 40 : pos + 76],
+            cloud,
+            _DIRECTIONS[raw[p + 1]],
+            _FEATURES[raw[p + 3]],
+            text[p + 6 : p + 42],
+            _ids(text, p + 42, end - 38),
+            text[end - 36 : end],
         ),
     )
 
 
 def _collaboration(raw: bytes, pos: int) -> Query | None:
-    m = _COLLABORATION.fullmatch(raw, pos)
-    if m is None:
+    if _COLLABORATION.fullmatch(raw, pos) is None:
         return None
-    _, (h, _), (r, _), (f, _), (u, _), groups, (a, _) = m.regs
     text = raw.lower().decode("latin-1")
+    end = len(raw)
     return _new(
         CollaborationQuery,
-        (text[h : h + 36], text[r : r + 36], _FEATURES[raw[f]], text[u : u + 36], _ids(text, groups), text[a : a + 36]),
+        (
+            text[pos + 2 : pos + 38],
+            text[pos + 40 : pos + 76],
+            _FEATURES[raw[pos + 77]],
+            text[pos + 80 : pos + 116],
+            _ids(text, pos + 116, end - 38),
+            text[end - 36 : end],
+        ),
     )
 
 
@@ -194,14 +210,19 @@ def _identity_sync(raw: bytes, pos: int) -> Query | None:
 
 
 def _tenant_restrictions(raw: bytes, pos: int) -> Query | None:
-    m = _TENANT_RESTRICTIONS.fullmatch(raw, pos)
-    if m is None:
+    if _TENANT_RESTRICTIONS.fullmatch(raw, pos) is None:
         return None
-    _, (t, _), (x, _), (u, _), groups, (a, _) = m.regs
     text = raw.lower().decode("latin-1")
+    end = len(raw)
     return _new(
         TenantRestrictionsQuery,
-        (text[t : t + 36], text[x : x + 36], text[u : u + 36], _ids(text, groups), text[a : a + 36]),
+        (
+            text[pos + 2 : pos + 38],
+            text[pos + 40 : pos + 76],
+            text[pos + 78 : pos + 114],
+            _ids(text, pos + 114, end - 38),
+            text[end - 36 : end],
+        ),
     )
 
 

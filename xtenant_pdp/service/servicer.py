@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Generator
 from typing import Any, NamedTuple, NoReturn
 
@@ -32,7 +33,7 @@ from xtenant_pdp.service import wire
 from xtenant_pdp.service.answer import Answer, Recorder
 from xtenant_pdp.service.holder import Active, SnapshotHolder
 from xtenant_pdp.service.rpc_metrics import RpcMetrics, measured
-from xtenant_pdp.service.work import MAX_BATCH, SLICE_CHECK_EVERY, SLICE_S, WorkBudget, WorkLimits
+from xtenant_pdp.service.work import MAX_BATCH, SLICE_ITEMS, WorkBudget, WorkLimits
 
 log = logging.getLogger("xtenant_pdp.service")
 
@@ -141,43 +142,42 @@ class DecisionServicer:
 
     def batch_steps(self, raw: bytes, items: list[bytes]) -> Generator[None, None, bytes]:
         """Every item answered in order (a malformed one with its own error answer), yielding
-        every SLICE_S so the caller can hand the loop to other calls; then the batch is
-        recorded and its BatchCheckResponse bytes returned."""
-        start = slice_start = _perf()
+        every SLICE_ITEMS questions (where an event loop could hand itself to other calls; on
+        the pool threads nothing waits there); then the batch is recorded and its
+        BatchCheckResponse bytes returned."""
+        start = _perf()
         active = self._active()
         stale = active.stale  # one answer for the whole batch
+        payloads: list[bytes] = []
         answers: list[Answer] = []
-        append = answers.append
+        add_payload, add_answer = payloads.append, answers.append
         decide = self.decide
         for i, item in enumerate(items):
             try:
-                append(decide(active, stale, item))
+                answer = decide(active, stale, item)
             except QueryError as exc:
                 prefixed = QueryError(f"requests[{i}].{exc.field}", exc.message)
                 error = convert.error_response(prefixed, active.snapshot_id).SerializeToString()
-                append(Answer(error, QuestionKind.INVALID, None, None))
-            if i % SLICE_CHECK_EVERY == 0 and _perf() - slice_start > SLICE_S:
+                answer = Answer(error, QuestionKind.INVALID, None, None)
+            add_payload(answer.payload)
+            add_answer(answer)
+            if i % SLICE_ITEMS == SLICE_ITEMS - 1:
                 yield  # other calls run here
-                slice_start = _perf()
-        payload = wire.join_items([a.payload for a in answers], expected=len(items))
+        payload = wire.join_items(payloads, expected=len(items))
         self._record_batch(raw, answers, payload, _perf() - start)
         return payload
 
     def _record_batch(self, raw: bytes, answers: list[Answer], payload: bytes, elapsed: float) -> None:
-        """Record a batch: each answer's metrics (lock-free adds, each question at the batch's
-        mean time), then the recorder."""
+        """Record a batch: its answers counted by kind, decision and cache use (one add each
+        per distinct value), each question at the batch's mean time; then the recorder."""
         counters = self._counters
-        hits = misses = 0
-        for answer in answers:
-            counters[(answer.kind, answer.decision)].inc()
-            hit = answer.cache_hit
-            if hit is not None:
-                if hit:
-                    hits += 1
-                else:
-                    misses += 1
-        self._hit.inc(hits)
-        self._miss.inc(misses)
+        for (kind, decision), n in Counter([(a.kind, a.decision) for a in answers]).items():
+            counters[(kind, decision)].inc(n)
+        used = Counter([a.cache_hit for a in answers])
+        if used[True]:
+            self._hit.inc(used[True])
+        if used[False]:
+            self._miss.inc(used[False])
         mean = elapsed / len(answers)
         self._observe_many(mean, len(answers))
         if self._recorder is not None:
