@@ -76,11 +76,15 @@ def h2load_tables(h2: dict[str, Any]) -> list[str]:
         f"{h2['h2load']}, one thread, on the same two cores as the servers. Closed loop: unary "
         f"{u['clients']} connections x {u['streams']} streams, BatchCheck of 100 {b['clients']} x {b['streams']}, "
         f"{u['duration_s']:g} s each, in {ratios['rounds']} rounds (the servers back to back, order flipped each "
-        "round; each ratio is the median of its per-round ratios, each figure the median round's). Open loop: a timing "
-        f"script at {uo['rate']:g} calls/s over {uo['clients']} connections ({uo['calls']:,} calls) and "
-        f"{bo['rate']:g} batches/s ({bo['calls']:,} batches); latency per call from h2load's log, measured from "
-        "the call's send, which h2load's timer makes whatever the server does (no coordinated omission unless "
-        "all streams fill: 'saturated').",
+        "round; each ratio is the median of its per-round ratios, each figure the median round's). Open loop: "
+        f"{uo['calls']:,} calls at {uo['rate']:g} calls/s from {uo['clients']} h2load processes of one connection "
+        f"each (their timing scripts 1/rate apart; merged, the sends arrive about as a Poisson stream), and "
+        f"{bo['rate']:g} batches/s ({bo['calls']:,} batches) from {bo['clients']}, in "
+        f"{h2.get('plan', {}).get('open_rounds', 1)} paired rounds (the p99 ratio is the median of the rounds', "
+        "each figure the median-p99 round's); latency per call from h2load's logs, measured from the call's "
+        "send, which h2load's timer makes whatever the server does (no coordinated omission unless all streams "
+        "fill: 'saturated'). One h2load process per connection: a single process started every "
+        "connection's script at once (8 calls together every 8 ms), which measured bursts queueing.",
         "",
         "| server / transport | unary calls/s | CPU/call | BatchCheck 100 decisions/s | CPU/decision | "
         "open loop achieved /s | p50 | p99 | p99.9 | batch open p99 | fresh ids (mean) | gRPC OK |",

@@ -77,7 +77,8 @@ def test_command_open_loop_over_tcp_takes_its_uris_from_the_script() -> None:
     argv = h2load.command("h2load", "127.0.0.1:5000", "BatchCheck", "/b", load, script_path="/s", log_path="/l")
     assert argv[argv.index("--timing-script-file") + 1] == "/s"
     assert argv[argv.index("--log-file") + 1] == "/l"
-    assert argv[argv.index("--rate-period") + 1] == "1ms"  # connections started 1/rate apart
+    assert argv[argv.index("-c") + 1] == "1"  # one connection a process: the runner starts `clients` of them
+    assert "-r" not in argv and "--rate-period" not in argv
     assert "-D" not in argv and not any(a.startswith("http") for a in argv)
     with pytest.raises(ValueError):
         h2load.command("h2load", "127.0.0.1:5000", "Check", "/b", load)
@@ -89,6 +90,10 @@ def test_timing_script_spreads_the_rate_over_the_connections() -> None:
     assert len(lines) == 10  # each connection runs the whole script: 4 x 10 = 40 calls
     offsets = [float(line.split("\t")[0]) for line in lines]
     assert offsets[:3] == [0.0, 4.0, 8.0]  # 4 connections at 250/s each
+    third = [float(line.split("\t")[0]) for line in h2load.timing_script(load, "127.0.0.1:7", "Check", 2).splitlines()]
+    assert third[:3] == [2.0, 6.0, 10.0]  # connection 2 of 4 starts 2/rate in: the sends interleave
+    with pytest.raises(ValueError):
+        h2load.timing_script(load, "127.0.0.1:7", "Check", 4)
     assert {line.split("\t")[1] for line in lines} == {"http://127.0.0.1:7/xtenant.pdp.v1.DecisionService/Check"}
     unix = h2load.timing_script(load, "unix:/s.sock", "Check").splitlines()[0]
     assert unix.endswith("http://localhost/xtenant.pdp.v1.DecisionService/Check")
@@ -337,18 +342,21 @@ def test_ratios_are_medians_of_per_round_ratios() -> None:
         return {"calls_per_s": calls, "decisions_per_s": dps if dps is not None else calls,
                 "server_cpu_us_per_call": 1e6 / calls, "verified": True, "p99_us": p99}  # fmt: skip
 
-    def server(unary: list[float], batch: list[tuple[float, float]], p99: float | None = None) -> dict[str, object]:
+    def server(
+        unary: list[float], batch: list[tuple[float, float]], p99: list[float] | None = None
+    ) -> dict[str, object]:
         run: dict[str, object] = {"unary_rounds": [f(c) for c in unary], "batch_rounds": [f(c, d) for c, d in batch]}
         if p99 is not None:
-            run["unary_open"] = f(900, p99=p99)
+            run["unary_open_rounds"] = [f(900, p99=x) for x in p99]
         return run
 
     runs: dict[str, dict[str, object]] = {}
     for transport in ("unix", "tcp"):
         # Three rounds; the machine slows down in round 2 for everyone.
-        runs[f"pdp/{transport}"] = server([900, 450, 800], [(9, 45_000), (4, 18_000), (8, 48_000)], 1200.0)
-        runs[f"noop/{transport}"] = server([1000, 500, 1000], [(10, 100_000), (5, 100_000), (10, 150_000)], 1000.0)
-        runs[f"noop-aio/{transport}"] = server([833, 375, 909], [(10, 50_000), (5, 20_000), (10, 80_000)], 2000.0)
+        runs[f"pdp/{transport}"] = server([900, 450, 800], [(9, 45_000), (4, 18_000), (8, 48_000)], [1200, 3000, 1100])
+        runs[f"noop/{transport}"] = server([1000, 500, 1000], [(10, 100_000), (5, 100_000), (10, 150_000)], [1000] * 3)
+        aio_batch = [(10, 50_000), (5, 20_000), (10, 80_000)]
+        runs[f"noop-aio/{transport}"] = server([833, 375, 909], aio_batch, [2000, 500, 2000])
         runs[f"{LOGGED}/{transport}"] = server([810, 450, 640], [(9, 45_000), (4, 9_000), (8, 40_000)])
     out = ratios(runs, 3)
     unix = out["unix"]
@@ -358,6 +366,7 @@ def test_ratios_are_medians_of_per_round_ratios() -> None:
     assert unix["log_on_over_off_unary"] == pytest.approx(0.9)  # 0.9, 1.0, 0.8
     assert unix["log_on_over_off_batch"] == pytest.approx(0.8333, rel=1e-3)  # 1.0, 0.5, 0.833
     assert unix["threads_over_aio_noop_batch"] == pytest.approx(2.0)  # 2.0, 5.0, 1.875
+    # p99 open loop, per round: 1.2, 3.0, 1.1 (a hiccup in round 2); no-op over aio 0.5, 2.0, 0.5.
     assert unix["p99_over_noop"] == pytest.approx(1.2) and unix["p99_threads_over_aio_noop"] == pytest.approx(0.5)
     assert unix["unary_calls_per_s"]["pdp"] == 800 and set(unix["unary_calls_per_s"]) == {*SERVERS, LOGGED}
     assert out["all_verified"] is True and out["rounds"] == 3
@@ -395,3 +404,12 @@ def test_reverify_applies_the_current_rule_to_saved_counts() -> None:
     batch["grpc_all"] = 1040  # more failures than calls in flight: a real failure
     reverify(h2)
     assert batch["verified"] is False and h2["ratios"]["all_verified"] is False
+
+
+def test_merged_summaries_add_counts_and_rates_and_last_as_long_as_the_longest() -> None:
+    one = h2load.Summary(2.0, 100.0, 200, 200, 200, 199, 1, 0, 0, 199)
+    two = h2load.Summary(2.5, 80.0, 200, 200, 200, 200, 0, 0, 0, 200)
+    both = h2load.merged([one, two])
+    assert both == h2load.Summary(2.5, 180.0, 400, 400, 400, 399, 1, 0, 0, 399)
+    with pytest.raises(ValueError):
+        h2load.merged([])
