@@ -49,6 +49,9 @@ def h2load_goals(h2: dict[str, Any]) -> list[dict[str, Any]]:
                          measured=r["pdp_over_noop"], unit="x", target=">= 0.9x", met=r["pdp_over_noop"] >= 0.9))
         rows.append(dict(goal=f"h2load: BatchCheck 100 / unary decisions/s ({transport})",
                          measured=r["batch_over_unary"], unit="x", target=">= 50x", met=r["batch_over_unary"] >= 50))
+        if "pdp_over_noop_limits" in r:
+            rows.append(dict(goal=f"(h2load: unary Check / no-op on the product's call pool and limits, {transport})",
+                             measured=r["pdp_over_noop_limits"], unit="x", target="-", met=None))
         p99 = runs[f"pdp/{transport}"]["unary_open"]["p99_us"]
         rows.append(dict(goal=f"h2load: p99 at 1,000 checks/s open loop / no-op's p99 ({transport})",
                          measured=r["p99_over_noop"], unit="x", target="<= 1.2x", met=r["p99_over_noop"] <= 1.2))
@@ -116,6 +119,14 @@ def h2load_tables(h2: dict[str, Any]) -> list[str]:
             f"calls/s ({r['threads_over_aio_noop_by_cpu']:.2f}x by CPU per call), BatchCheck 100 "
             f"{r['threads_over_aio_noop_batch']:.2f}x, p99 {r['p99_threads_over_aio_noop']:.2f}x."
         )
+        if "pdp_over_noop_limits" in r:
+            lines.append(
+                f"* {transport}: the handler apart from the server settings: product / the no-op on the product's call "
+                f"pool and limits (`noop+limits`) unary {r['pdp_over_noop_limits']:.2f}x (by server CPU per call "
+                f"{r['pdp_over_noop_limits_by_cpu']:.2f}x), p99 {r['p99_over_noop_limits']:.2f}x; those settings "
+                f"themselves, no-op with them / without: {r['limits_over_noop']:.2f}x "
+                f"({r['limits_over_noop_by_cpu']:.2f}x by CPU per call)."
+            )
         if "log_on_over_off_unary" in r:
             lines.append(
                 f"* {transport}: decision log on / off (`serve --decision-log FILE`): unary "

@@ -7,10 +7,12 @@
 Also run by ``benchmarks/run.py`` (part ``h2load``). Servers on one 10,000-partner snapshot,
 decision cache off: the product (``xtenant-pdp serve``, a thread-pool ``grpc.server`` since
 6f60f82), the product with its decision log on, and the no-op handler on the product's flavour
-(``noop``, what the product is judged against) and on ``grpc.aio`` (``noop-aio``: the two no-ops
-say what each stack costs). Per server and transport: unary Check closed loop (paired rounds, order flipped each
-round), BatchCheck of 100 closed loop, and both open loop at a fixed rate with each call's latency
-from h2load's log. Every run's calls are checked to have succeeded in gRPC terms (h2load only
+(``noop``, what the product is judged against), on ``grpc.aio`` (``noop-aio``: the two no-ops
+say what each stack costs), and on the product's call pool and limits (``noop+limits``: product /
+noop+limits is what the handler costs, noop+limits / noop what those settings cost). Per
+server and transport: unary Check closed loop (paired rounds, order flipped each round),
+BatchCheck of 100 closed loop, and both open loop at a fixed rate with each call's latency from
+h2load's logs. Every run's calls are checked to have succeeded in gRPC terms (h2load only
 sees HTTP 200): the product's ``grpc_server_handled_total{grpc_code="OK"}`` must have grown by
 h2load's count, and the no-op answers one real client's call with the run's body.
 
@@ -50,9 +52,14 @@ from xtenant_pdp.index import Index
 from xtenant_pdp.loader import load_snapshot_file
 from xtenant_pdp.synthetic import write_policy_dir
 
-SERVERS = ("pdp", "noop", "noop-aio")
-#: The no-op server's ``--flavour`` per name: ``noop`` runs on the product's flavour.
-NOOP_FLAVOUR = {"noop": "threads", "noop-aio": "aio"}
+SERVERS = ("pdp", "noop", "noop-aio", "noop+limits")
+#: The no-op server's arguments per name: ``noop`` runs on the product's flavour, ``noop+limits``
+#: also on the product's call pool and limits (so product / noop+limits is the handler's cost).
+NOOP_ARGS = {
+    "noop": ["--flavour", "threads"],
+    "noop-aio": ["--flavour", "aio"],
+    "noop+limits": ["--flavour", "threads", "--product-limits"],
+}
 #: The product with its decision log on (issue 12), where ``serve`` has the flag: unary and batch only.
 LOGGED = "pdp+log"
 TRANSPORTS = ("unix", "tcp")
@@ -170,8 +177,7 @@ def start_servers(procs: Procs, workdir: Path, snapshot: Path, names: Sequence[s
                 extra += ["--decision-log", str(workdir / "decisions.jsonl")]
             argv = serve_args(snapshot, sock, tcp, extra=extra)
         else:
-            argv = ["-m", "benchmarks.noop_server", "--flavour", NOOP_FLAVOUR[name], "--listen", sock,
-                    "--listen", tcp]  # fmt: skip
+            argv = ["-m", "benchmarks.noop_server", *NOOP_ARGS[name], "--listen", sock, "--listen", tcp]
         proc = procs.spawn(f"h2-{name}", argv)
         if name in ("pdp", LOGGED):
             wait_serving(proc, sock)
@@ -349,6 +355,11 @@ def ratios(runs: dict[str, dict[str, Any]], rounds: int) -> dict[str, Any]:
             "batch_over_unary": batch_over_unary(at("pdp")),
             "p99_over_noop": p99_per_round(at("pdp"), at("noop")),
             "p99_threads_over_aio_noop": p99_per_round(at("noop"), at("noop-aio")),
+            "pdp_over_noop_limits": per_round(at("pdp"), at("noop+limits"), rate),
+            "pdp_over_noop_limits_by_cpu": per_round(at("pdp"), at("noop+limits"), cpu),
+            "limits_over_noop": per_round(at("noop+limits"), at("noop"), rate),
+            "limits_over_noop_by_cpu": per_round(at("noop+limits"), at("noop"), cpu),
+            "p99_over_noop_limits": p99_per_round(at("pdp"), at("noop+limits")),
         }
         if at(LOGGED) in runs:
             out[transport]["log_on_over_off_unary"] = per_round(at(LOGGED), at("pdp"), rate)

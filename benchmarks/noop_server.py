@@ -152,8 +152,19 @@ def sync_handler() -> grpc.GenericRpcHandler:
     )
 
 
-def serve_threads(listen: Sequence[str], threads: int) -> int:
-    server = thread_server(threads)
+def product_limits_server() -> grpc.Server:
+    """The product's server as ``serve`` builds it with default flags: its call pool (a thread
+    per call in progress), --max-concurrent-rpcs and the D6 channel limits (issue 9)."""
+    from xtenant_pdp.app import call_server
+    from xtenant_pdp.config import Settings
+    from xtenant_pdp.service.limits import server_options
+
+    settings = Settings()
+    return call_server(settings.max_concurrent_rpcs, server_options(settings), settings.max_concurrent_rpcs)
+
+
+def serve_threads(listen: Sequence[str], threads: int, *, product_limits: bool = False) -> int:
+    server = product_limits_server() if product_limits else thread_server(threads)
     server.add_generic_rpc_handlers([sync_handler()])
     bound = bind(server, listen)
     server.start()
@@ -173,9 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="thread-pool grpc.server (default: the product's flavour) or grpc.aio",
     )
     parser.add_argument("--threads", type=int, default=8, help="pool threads of --flavour threads (default 8)")
+    parser.add_argument(
+        "--product-limits", action="store_true",
+        help="--flavour threads on the product's call pool and limits (what they cost, apart from the handler)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.flavour == "threads":
-        return serve_threads(args.listen, args.threads)
+        return serve_threads(args.listen, args.threads, product_limits=args.product_limits)
     return asyncio.run(serve(args.listen))
 
 

@@ -357,6 +357,7 @@ def test_ratios_are_medians_of_per_round_ratios() -> None:
         runs[f"noop/{transport}"] = server([1000, 500, 1000], [(10, 100_000), (5, 100_000), (10, 150_000)], [1000] * 3)
         aio_batch = [(10, 50_000), (5, 20_000), (10, 80_000)]
         runs[f"noop-aio/{transport}"] = server([833, 375, 909], aio_batch, [2000, 500, 2000])
+        runs[f"noop+limits/{transport}"] = server([1000, 450, 1000], [(10, 90_000)] * 3, [1000, 1500, 1000])
         runs[f"{LOGGED}/{transport}"] = server([810, 450, 640], [(9, 45_000), (4, 9_000), (8, 40_000)])
     out = ratios(runs, 3)
     unix = out["unix"]
@@ -368,6 +369,9 @@ def test_ratios_are_medians_of_per_round_ratios() -> None:
     assert unix["threads_over_aio_noop_batch"] == pytest.approx(2.0)  # 2.0, 5.0, 1.875
     # p99 open loop, per round: 1.2, 3.0, 1.1 (a hiccup in round 2); no-op over aio 0.5, 2.0, 0.5.
     assert unix["p99_over_noop"] == pytest.approx(1.2) and unix["p99_threads_over_aio_noop"] == pytest.approx(0.5)
+    # The product's pool and limits apart from the handler: pdp / noop+limits 0.9, 1.0, 0.8; the limits 1.0, 0.9, 1.0.
+    assert unix["pdp_over_noop_limits"] == pytest.approx(0.9) and unix["limits_over_noop"] == pytest.approx(1.0)
+    assert unix["p99_over_noop_limits"] == pytest.approx(1.2)  # 1.2, 2.0, 1.1
     assert unix["unary_calls_per_s"]["pdp"] == 800 and set(unix["unary_calls_per_s"]) == {*SERVERS, LOGGED}
     assert out["all_verified"] is True and out["rounds"] == 3
     runs["noop/tcp"]["unary_rounds"][1] = {**f(500), "verified": False}

@@ -112,7 +112,7 @@ async def _stopped(server: grpc.Server, grace_s: float | None) -> None:
     await off_loop(done.wait, name="grpc-server-stop")
 
 
-def _call_server(threads: int, options: list[tuple[str, Any]], maximum_concurrent_rpcs: int | None) -> grpc.Server:
+def call_server(threads: int, options: list[tuple[str, Any]], maximum_concurrent_rpcs: int | None) -> grpc.Server:
     """A thread-pool server: ``threads`` calls answered at once, the rest wait in its queue
     (up to ``maximum_concurrent_rpcs`` in progress; more are RESOURCE_EXHAUSTED).
 
@@ -180,7 +180,7 @@ def _start_metrics_http(settings: Settings, registry: CollectorRegistry) -> Any:
 
 def _start_health_server(settings: Settings, health: HealthServicer) -> grpc.Server:
     """Only grpc.health.v1 on a TCP port, so probes reach the pod while decisions stay on the socket."""
-    server = _call_server(HEALTH_THREADS, [("grpc.so_reuseport", 1 if settings.reuse_port else 0)], HEALTH_THREADS)
+    server = call_server(HEALTH_THREADS, [("grpc.so_reuseport", 1 if settings.reuse_port else 0)], HEALTH_THREADS)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     assert settings.health_listen is not None
     if server.add_insecure_port(settings.health_listen) == 0:
@@ -249,7 +249,7 @@ async def start(
     )
     watchdog = _loop_watchdog(reloader, health, loop_stall_s)
     threads = settings.threads or settings.max_concurrent_rpcs
-    grpc_server = _call_server(threads, server_options(settings), settings.max_concurrent_rpcs)
+    grpc_server = call_server(threads, server_options(settings), settings.max_concurrent_rpcs)
     work = WorkLimits(
         max_batch=settings.max_batch,
         max_batch_bytes=settings.max_batch_bytes,
