@@ -21,7 +21,7 @@ from wire_kit import GUIDISH, check_request_bytes
 
 from xtenant_pdp import convert, decode
 from xtenant_pdp.api import pdp_pb2
-from xtenant_pdp.decision import QuestionKind, SyncObjectKind
+from xtenant_pdp.decision import Cloud, QuestionKind, SyncObjectKind
 from xtenant_pdp.errors import QueryError
 
 CHECK = pdp_pb2.CheckRequest.DESCRIPTOR
@@ -177,3 +177,20 @@ def test_group_id_limit_is_the_same_both_ways(count: int) -> None:
     if count > decode.MAX_GROUP_IDS:
         with pytest.raises(QueryError, match="at most 2048 group ids"):
             convert.question_from_bytes(raw)
+
+
+@pytest.mark.parametrize("groups", [0, 1, 3])
+@pytest.mark.parametrize("cloud", ["", *(c.endpoint for c in Cloud)])
+def test_access_fields_after_the_optional_cloud_are_found_where_protobuf_finds_them(cloud: str, groups: int) -> None:
+    """decode.py reads the fields after access.externalCloud at offsets that depend on its length
+    (hypothesis draws ids for that string, which never name a cloud, so it is covered here)."""
+    ids = [str(uuid.uuid4()).upper() for _ in range(groups + 4)]
+    question = pdp_pb2.AccessQuestion(
+        tenant_id=ids[0], external_tenant_id=ids[1], external_cloud=cloud, direction=2, feature=2,
+        user_id=ids[2], group_ids=ids[4:], application_id=ids[3],
+    )  # fmt: skip
+    raw = pdp_pb2.CheckRequest(access=question).SerializeToString()
+    assert _agrees(raw), "a valid access question fell back"
+    _kind, query = decode.question(raw)  # type: ignore[misc]
+    assert query.external_cloud == (Cloud.from_endpoint(cloud) if cloud else None)
+    assert query.group_ids == tuple(i.lower() for i in ids[4:]) and query.application_id == ids[3].lower()
