@@ -195,3 +195,14 @@ def test_validate_names_a_missing_path_and_the_parent_of_a_tenant_folder(
     root = real_tenant(tmp_path / "policy")
     assert cli.main(["validate", str(root / "contoso")]) == cli.ExitCode.INVALID_POLICY
     assert f"pass its parent `{root.resolve()}`" in capsys.readouterr().err
+
+
+def test_issue9_D2_a_fifo_named_like_a_policy_file_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    """A FIFO (or device) where partners.json should be blocked `validate`, `compile` and the
+    reloader for ever; it is read like the snapshot file now: non-blocking, regular files only."""
+    root = real_tenant(tmp_path)
+    (root / "contoso" / "partners.json").unlink()
+    os.mkfifo(root / "contoso" / "partners.json")
+    errors = _errors(root)  # returns at once: nothing ever writes to the FIFO
+    plain = "a policy file must be a plain file"
+    assert ("contoso/partners.json", "$", IssueCode.UNREADABLE_FILE.value, plain) in errors

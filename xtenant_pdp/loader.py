@@ -7,10 +7,7 @@ raised and nothing changes: callers swap in the result only when this returns.
 from __future__ import annotations
 
 import contextlib
-import errno
 import gc
-import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +15,7 @@ from xtenant_pdp import index as index_module
 from xtenant_pdp import snapshot
 from xtenant_pdp.compiler import DEFAULT_OPTIONS, CompileOptions, compile_policy_dir
 from xtenant_pdp.errors import SnapshotLoadError, SnapshotMissing
+from xtenant_pdp.fsread import NotRegularFile, read_regular
 from xtenant_pdp.index import Index
 
 #: Objects the permanent generation may gain over reloads before it is reclaimed (see
@@ -94,32 +92,16 @@ def read_regular_file(path: Path | str) -> bytes:
     """The whole file, which must be a regular file. Opened non-blocking, so a FIFO or device
     standing where the snapshot should be (a hung mount, a mistake, an attacker) is refused at
     once instead of blocking the reader forever (issue 9, D2). Raises SnapshotLoadError."""
-    path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        return read_regular(path)
     except FileNotFoundError:
         raise SnapshotMissing(f"{path}: does not exist") from None
+    except NotRegularFile:
+        raise SnapshotLoadError(
+            f"{path}: cannot read snapshot: not a regular file (a snapshot must be a plain file)"
+        ) from None
     except OSError as exc:
         raise SnapshotLoadError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise SnapshotLoadError(
-                f"{path}: cannot read snapshot: not a regular file (a snapshot must be a plain file)"
-            )
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(fd, 1 << 20)
-            except BlockingIOError:  # pragma: no cover - regular files never say EAGAIN
-                raise SnapshotLoadError(f"{path}: cannot read snapshot: {os.strerror(errno.EAGAIN)}") from None
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-    except OSError as exc:
-        raise SnapshotLoadError(f"{path}: cannot read snapshot: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
 
 
 def load_snapshot_file(path: Path | str, *, freeze: bool = False) -> Index:

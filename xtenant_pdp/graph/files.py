@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from xtenant_pdp.errors import CompileIssue, IssueCode
+from xtenant_pdp.fsread import NotRegularFile, read_regular
 from xtenant_pdp.graph.reader import suggest
 
 TENANT_FILE = "tenant.json"
@@ -118,7 +119,11 @@ def load_json(path: Path, display: str, issues: list[CompileIssue], root: Path |
         )
         return False, None
     try:
-        data = path.read_bytes()
+        data = read_regular(path)  # never blocks on a FIFO or device named like a policy file
+    except NotRegularFile:
+        hint = "a policy file must be a plain file"
+        issues.append(_issue(display, "cannot read: not a regular file", IssueCode.UNREADABLE_FILE, hint=hint))
+        return False, None
     except OSError as exc:
         issues.append(_issue(display, f"cannot read: {exc.strerror or exc}", IssueCode.UNREADABLE_FILE))
         return False, None
