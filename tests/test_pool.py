@@ -125,3 +125,40 @@ def test_bad_sizes_are_refused() -> None:
         ElasticPool(0)
     with pytest.raises(ValueError):
         ElasticPool(2, min_threads=3)
+
+
+def test_a_call_after_a_quiet_spell_always_gets_a_thread() -> None:
+    """A semaphore of idle threads drifted: a call made while the pool was full and run by a
+    thread that had just finished left one token too many, so after the threads ended a new
+    call was left to a thread that no longer existed and never ran."""
+    pool = ElasticPool(2, idle_s=0.1)
+    gate = threading.Event()
+    first = [pool.submit(gate.wait, 10) for _ in range(2)]
+    third = pool.submit(lambda: "ran")  # the pool is full: it waits for a thread to finish
+    gate.set()
+    assert third.result(timeout=5) == "ran" and all(f.result(timeout=5) for f in first)
+    assert _wait(lambda: pool.threads == 0)
+    assert pool.submit(lambda: "after the quiet").result(timeout=5) == "after the quiet"
+    pool.shutdown()
+
+
+def test_with_a_minimum_a_new_call_never_waits_behind_a_blocked_one() -> None:
+    pool = ElasticPool(4, min_threads=1, idle_s=0.1)
+    gate = threading.Event()
+    for _ in range(3):  # leave extra idle tokens behind, as above
+        pool.submit(lambda: None).result(timeout=5)
+    assert _wait(lambda: pool.threads == 1)
+    blocked = pool.submit(gate.wait, 10)
+    try:
+        assert pool.submit(lambda: "answered").result(timeout=5) == "answered"
+    finally:
+        gate.set()
+    assert blocked.result(timeout=5) is True
+    pool.shutdown()
+
+
+def test_work_submitted_is_never_left_behind_the_shutdown_marker() -> None:
+    pool = ElasticPool(2, idle_s=0.05)
+    results = [pool.submit(lambda n=n: n) for n in range(50)]
+    pool.shutdown(wait=True)
+    assert [f.result(timeout=5) for f in results] == list(range(50))

@@ -3,9 +3,11 @@
 ``concurrent.futures.ThreadPoolExecutor`` never lets a thread go, so a pool sized for the worst
 moment (half-sent calls each hold a thread while gRPC waits for their request) keeps that many
 threads for the life of the process: the soak saw threads ratchet up with every busier second.
-This is its design (one shared queue, a semaphore counting idle threads, a new thread only when
-none is idle) with one addition: a thread that waits ``idle_s`` for work ends, down to
-``min_threads``. A first version handed each call to an idle thread's own lock; measured side by
+This is its design (one shared queue, a new thread only when no waiting thread is left for a
+call) with one addition: a thread that waits ``idle_s`` for work ends, down to ``min_threads``.
+Queued calls and waiting threads are counted under one lock (a semaphore of idle threads, as
+ThreadPoolExecutor keeps, drifted once threads could end: a call could be left to a thread that
+was gone). A first version handed each call to an idle thread's own lock; measured side by
 side with ThreadPoolExecutor under h2load it cost about 10% more CPU per call (more context
 switches: a thread finishing a call slept before the next instead of taking it from the queue).
 """
@@ -36,10 +38,12 @@ class ElasticPool(futures.Executor):
         self._idle_s = idle_s
         self._name = name
         self._work: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
-        #: One token per thread waiting for work; a submit that takes one leaves its call to it.
-        self._idle = threading.Semaphore(0)
+        # Counted under one lock, so they cannot drift: calls in the queue, and threads waiting
+        # on it. A call is left to the waiting threads only while there are as many as calls.
         self._lock = threading.Lock()
         self._all_gone = threading.Condition(self._lock)
+        self._queued = 0
+        self._idle = 0
         self._threads = 0
         self._started = 0
         self._shutdown = False
@@ -53,12 +57,10 @@ class ElasticPool(futures.Executor):
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot submit after shutdown")
-        self._work.put((future, fn, args, kwargs))
-        if self._idle.acquire(blocking=False):
-            return future  # a waiting thread takes it
-        with self._lock:
-            if self._threads >= self._max:
-                return future  # every thread is busy: the first to finish takes it
+            self._work.put((future, fn, args, kwargs))
+            self._queued += 1
+            if self._queued <= self._idle or self._threads >= self._max:
+                return future  # a waiting thread takes it, or the first to finish does
             self._threads += 1
             self._started += 1
             number = self._started
@@ -73,60 +75,50 @@ class ElasticPool(futures.Executor):
         return future
 
     def _run(self) -> None:
-        work_queue, idle = self._work, self._idle
-        counted = False  # has this thread put an idle token in yet (after its first call)?
+        work_queue, lock = self._work, self._lock
         while True:
+            with lock:
+                self._idle += 1
             try:
                 work = work_queue.get(timeout=self._idle_s)
             except queue.Empty:
-                if self._may_end(counted):
-                    return
+                with lock:
+                    self._idle -= 1
+                    # End only when no queued call is counting on the waiting threads.
+                    if self._queued == 0 and self._threads > self._min:
+                        self._end()
+                        return
                 continue
-            if work is None:  # shutdown: pass the word on to the next thread
-                work_queue.put(None)
-                self._end()
-                return
+            with lock:
+                self._idle -= 1
+                if work is None:  # shutdown: pass the word on to the next thread
+                    work_queue.put(None)
+                    self._end()
+                    return
+                self._queued -= 1
             _execute(work)
             del work
-            idle.release()
-            counted = True
-
-    def _may_end(self, counted: bool) -> bool:
-        """After ``idle_s`` without work: end, unless a submit is counting on this thread (no
-        idle token left to take back) or the pool is at its minimum. A thread that never got a
-        call (another took the one it was started for) holds no token to take back."""
-        if counted and not self._idle.acquire(blocking=False):
-            return False
-        with self._lock:
-            if self._threads > self._min:
-                self._threads -= 1
-                if self._threads == 0:
-                    self._all_gone.notify_all()
-                return True
-        if counted:
-            self._idle.release()
-        return False
 
     def _end(self) -> None:
-        with self._lock:
-            self._threads -= 1
-            if self._threads == 0:
-                self._all_gone.notify_all()
+        """One thread fewer (the lock held)."""
+        self._threads -= 1
+        if self._threads == 0:
+            self._all_gone.notify_all()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
             self._shutdown = True
-        if cancel_futures:
-            while True:
-                try:
-                    work = self._work.get_nowait()
-                except queue.Empty:
-                    break
-                if work is not None:
-                    work[0].cancel()
-        self._work.put(None)
-        if wait:
-            with self._lock:
+            if cancel_futures:
+                while True:
+                    try:
+                        work = self._work.get_nowait()
+                    except queue.Empty:
+                        break
+                    if work is not None:
+                        self._queued -= 1
+                        work[0].cancel()
+            self._work.put(None)
+            if wait:
                 self._all_gone.wait_for(lambda: self._threads == 0)
 
 
