@@ -272,7 +272,7 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
             return _NO_SNAPSHOT_RESPONSE, _DENY
         snapshot_id = active.snapshot_id
         memo = active.caches.responses
-        if self._holder.stale:
+        if active.stale:  # the generation read above, never a second read of the holder
             reason = _REASON_NAMES[STALE_SNAPSHOT.reason]
             return _denied(memo, code_pb2.PERMISSION_DENIED, http_status_pb2.Forbidden, reason, snapshot_id), _DENY
         attributes = request.attributes
