@@ -473,3 +473,24 @@ def test_inspect_damaged_or_missing_file_exits_1(
 def test_usage_errors_exit_64(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     err = _usage_error(argv, capsys)
     assert "error: " in err
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("TRUE", True), ("on", True), ("0", False), ("no", False), ("off", False)]
+)
+def test_switches_from_the_environment_read_yes_and_no(raw: str, expected: bool) -> None:
+    from xtenant_pdp.config import settings_from
+
+    args = cli.build_parser().parse_args(["serve", "--policy", "p"])
+    assert settings_from(args, env={"XTENANT_PDP_REQUIRE_GROUPS_CLAIM": raw}).require_groups_claim is expected
+
+
+@pytest.mark.parametrize("name", ["REQUIRE_GROUPS_CLAIM", "TRUST_SOCKET_DIR", "TRUST_HEADERS"])
+def test_a_switch_that_is_neither_yes_nor_no_is_an_error_not_off(name: str) -> None:
+    """`enabled` read as false switched off --require-groups-claim: tokens without a groups claim
+    passed a group block. Unknown input is an error naming the setting."""
+    from xtenant_pdp.config import ConfigError, settings_from
+
+    args = cli.build_parser().parse_args(["serve", "--policy", "p"])
+    with pytest.raises(ConfigError, match=f"XTENANT_PDP_{name}.*not a switch"):
+        settings_from(args, env={f"XTENANT_PDP_{name}": "enabled"})

@@ -313,7 +313,14 @@ _RENAMES = {
 
 
 def _flag(raw: str) -> bool:
-    return raw.lower() in ("1", "true", "yes", "on")
+    """A switch from the environment: anything but a known yes or no is an error (a typo must
+    not switch off --require-groups-claim or --trust-socket-dir silently)."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"`{raw}` is not a switch: use true or false (also 1/0, yes/no, on/off)")
 
 
 def _socket_mode(raw: str) -> int:
