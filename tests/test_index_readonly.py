@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from conftest import EXAMPLE_POLICY
 from server_kit import questions
 
@@ -24,6 +25,7 @@ from xtenant_pdp.decision import (
     Reason,
     RedemptionScenario,
     Source,
+    SyncObjectKind,
     TenantRestrictionsQuery,
     TrustQuery,
 )
@@ -72,7 +74,8 @@ def _every_pair(index: Index) -> list[Query]:
                         out.append(AccessQuery(tenant, other, cloud, direction, feature, user, (), app))
             for scenario in RedemptionScenario:
                 out.append(AutomaticRedemptionQuery(other, tenant, scenario))
-            out.append(IdentitySyncQuery(other, tenant))
+            for kind in SyncObjectKind:  # users and groups decide by different rules (2.8)
+                out.append(IdentitySyncQuery(other, tenant, kind))
             out.append(TenantRestrictionsQuery(tenant, other, user, (), app))
     return out
 
@@ -115,3 +118,26 @@ def test_every_answer_between_every_pair_of_tenants_was_built_with_the_index() -
 def test_runtime_results_name_each_combination_once() -> None:
     keys = [(reason, source) for _, reason, source in RUNTIME_RESULTS]
     assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize(
+    ("source_cloud", "target_cloud", "groups", "reason"),
+    [
+        ("partner.microsoftonline.cn", "partner.microsoftonline.cn", None, Reason.SYNC_INSIDE_21VIANET_DOCS_DISAGREE),
+        ("microsoftonline.com", "microsoftonline.us", None, Reason.GROUP_SYNC_CROSS_CLOUD_UNSUPPORTED),
+        ("microsoftonline.com", "microsoftonline.com", False, Reason.GROUP_SYNC_NOT_ALLOWED),
+    ],
+)
+def test_2_8_sync_answers_the_example_policy_lacks_are_built_with_the_index_too(
+    tmp_path: Path, source_cloud: str, target_cloud: str, groups: bool | None, reason: Reason
+) -> None:
+    """Group synchronization and 21Vianet (issue 14) answered from Results built per call: the
+    example policy has neither, so every pair of a policy that has them is asked here."""
+    from policy_kit import engine
+    from test_rules_sync import _pair
+
+    _source, _target, spec = _pair(source_cloud, target_cloud, groups=groups)
+    index = engine(tmp_path, spec).index
+    assert _check_queries(index, _every_pair(index)) > 50
+    syncs = [q for q in _every_pair(index) if isinstance(q, IdentitySyncQuery)]
+    assert any(evaluate(index, q).reason is reason for q in syncs)
