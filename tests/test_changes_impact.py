@@ -205,3 +205,25 @@ def test_malformed_decision_log_lines_are_reported_with_file_and_line(tmp_path: 
     for line in (2, 3, 4, 5):
         assert f"{log}:{line}: " in captured.err
     assert "4 malformed" in captured.err
+
+
+def test_2_5_a_collaboration_record_is_indeterminate_when_one_half_alone_would_change_it(tmp_path: Path) -> None:
+    """Collaboration is decided by two users-and-groups halves (2.4, 2.5): home outbound allowing
+    only G1, resource inbound blocking G2. With no group and with both the answer is DENY, but a
+    member of G1 alone is allowed: a record that lacks the groups cannot say which."""
+    g1, g2 = GROUP, "bbbbbbbb-0000-4000-8000-0000000000b2"
+    allow_g1 = setting(("allowed", [g1]), ("allowed", "AllApplications"))
+    block_g2 = setting(("blocked", [g2]), ("allowed", "AllApplications"))
+    spec = {
+        "home": tenant(A, partners=[partner(LOCAL, b2bCollaborationOutbound=allow_g1)]),
+        "resource": tenant(LOCAL, partners=[partner(A, b2bCollaborationInbound=block_g2)]),
+    }
+    index = load_policy_dir(write_policy(tmp_path / "p", spec))
+
+    def q(groups_known: bool, user: str = USER) -> Question:
+        return Question(
+            Kind.COLLABORATION, A, LOCAL, Direction.OUTBOUND, Feature.B2B_COLLABORATION, user, groups_known, APP1
+        )
+
+    assert decide(index, q(groups_known=True)) is Outcome.DENY  # presented no group: not in G1
+    assert decide(index, q(groups_known=False)) is Outcome.INDETERMINATE

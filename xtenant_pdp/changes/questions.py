@@ -226,10 +226,9 @@ def named_ids(index: Index) -> frozenset[str]:
     return frozenset(ids)
 
 
-def _users_half_ids(index: Index, q: Question) -> tuple[str, ...]:
-    """Every id the deciding users-and-groups half(s) name: presenting them all as groups is
-    "member of every targeted group"."""
-    ids: set[str] = set()
+def _users_half_ids(index: Index, q: Question) -> list[frozenset[str]]:
+    """The ids each deciding users-and-groups half names (one half for access, two for
+    collaboration: the home tenant's outbound and the resource tenant's inbound)."""
     if q.kind is Kind.ACCESS:
         pairs = [(q.tenant_id, q.external_tenant_id, q.direction)]
     else:
@@ -237,11 +236,12 @@ def _users_half_ids(index: Index, q: Question) -> tuple[str, ...]:
             (q.tenant_id, q.external_tenant_id, Direction.OUTBOUND),
             (q.external_tenant_id, q.tenant_id, Direction.INBOUND),
         ]
+    halves = []
     for tenant_id, counterpart, direction in pairs:
         tenant = index.tenants.get(tenant_id)
         if tenant is not None:
-            ids |= tenant.configuration(counterpart).setting(direction, q.feature).users.ids
-    return tuple(sorted(ids))
+            halves.append(frozenset(tenant.configuration(counterpart).setting(direction, q.feature).users.ids))
+    return halves
 
 
 def _ask(index: Index, q: Question, user: str, groups: tuple[str, ...]) -> Decision:
@@ -257,14 +257,21 @@ def _ask(index: Index, q: Question, user: str, groups: tuple[str, ...]) -> Decis
 def decide(index: Index, q: Question) -> Outcome:
     """ALLOW or DENY when the answer does not depend on what the record lacks, else INDETERMINATE.
 
-    Asked twice: as a user no target names (or the record's user) presenting no groups, and as
-    one presenting every id the deciding half targets. A target either matches or not, so equal
-    answers mean the missing membership cannot change the decision.
+    A half's target either matches the caller or not, so the decision depends only on which
+    halves match. Asked as a user no target names (or the record's user) presenting no groups,
+    presenting every id the halves target, and, with two halves (collaboration), presenting
+    the ids of only one of them: equal answers mean the missing membership cannot change the
+    decision. (Two questions were not enough for two halves: home outbound allowing only g1 and
+    resource inbound blocking g2 is DENY with no group and with both, ALLOW for a member of g1.)
     """
     user = q.user_id or NOBODY
     low = _ask(index, q, user, ())
     if q.groups_known and q.user_id is not None:
         return Outcome(low.name)
-    ids = _users_half_ids(index, q)
-    high = _ask(index, q, user, ids) if ids else low
-    return Outcome(low.name) if low is high else Outcome.INDETERMINATE
+    halves = _users_half_ids(index, q)
+    every = frozenset().union(*halves)
+    presented = [every] if len(halves) < 2 else [every, halves[0] - halves[1], halves[1] - halves[0]]
+    for ids in presented:
+        if ids and _ask(index, q, user, tuple(sorted(ids))) is not low:
+            return Outcome.INDETERMINATE
+    return Outcome(low.name)
