@@ -242,3 +242,26 @@ def test_missing_file_is_reported_not_fatal(tmp_path: Path, export: list[Path], 
     assert main(["activity", "--tenant", LOCAL, "--format", "json", str(tmp_path / "nope.json"), str(export[0])]) == 0
     out, err = capsys.readouterr()
     assert "nope.json:0: cannot read" in err and json.loads(out)
+
+
+@pytest.mark.parametrize("layout", ["lines", "page"])
+def test_deeply_nested_json_in_a_sign_in_export_is_a_reported_problem_not_a_traceback(
+    tmp_path: Path, layout: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = "[" * 200_000 + "]" * 200_000
+    text = '{"id": "1"}\n{"a": ' + deep + "}\n" if layout == "lines" else '{"value": [' + deep + "]}"
+    export = tmp_path / ("deep.jsonl" if layout == "lines" else "deep.json")
+    export.write_text(text)
+    code = main(["activity", "--tenant", "11111111-1111-4111-8111-111111111111", str(export)])
+    assert code in (0, 1)
+    assert "nested too deeply" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("since", ["9999999d", "99999999999d"])
+def test_a_since_before_the_year_1_is_a_usage_error_not_a_traceback(
+    tmp_path: Path, since: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = tmp_path / "empty.jsonl"
+    export.write_text("")
+    assert main(["activity", "--tenant", "11111111-1111-4111-8111-111111111111", "--since", since, str(export)]) == 64
+    assert "--since" in capsys.readouterr().err

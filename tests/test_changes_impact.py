@@ -227,3 +227,21 @@ def test_2_5_a_collaboration_record_is_indeterminate_when_one_half_alone_would_c
 
     assert decide(index, q(groups_known=True)) is Outcome.DENY  # presented no group: not in G1
     assert decide(index, q(groups_known=False)) is Outcome.INDETERMINATE
+
+
+@pytest.mark.parametrize(
+    ("tenant", "says"),
+    [("not-a-guid", "is not a GUID"), ("dddddddd-0000-4000-8000-00000000000d", "is in neither policy")],
+)
+@pytest.mark.parametrize("command", ["impact", "plan"])
+def test_a_tenant_that_is_not_in_the_policies_is_a_usage_error_not_an_empty_pass(
+    tmp_path: Path, export: Path, capsys, command: str, tenant: str, says: str
+) -> None:
+    """A typo in --tenant made every sign-in 'not about this tenant': 0 records replayed, exit 0,
+    so a change that loses access passed the gate."""
+    old = _policy(tmp_path / "old", block_a_inbound=False)
+    new = _policy(tmp_path / "new", block_a_inbound=True)
+    args = ["--from", str(old), "--to", str(new)] if command == "impact" else [str(old), str(new)]
+    assert main([command, "--tenant", tenant, *args, str(export)]) == 64
+    assert says in capsys.readouterr().err
+    assert main([command, "--tenant", LOCAL.upper(), *args, str(export)]) == 1  # the real one: access lost

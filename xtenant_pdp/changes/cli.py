@@ -16,7 +16,7 @@ from xtenant_pdp.changes.questions import Record
 from xtenant_pdp.changes.signins import Problem, read_signins
 from xtenant_pdp.compiler import CompileOptions
 from xtenant_pdp.errors import CompileErrors, QueryError, SnapshotLoadError
-from xtenant_pdp.graph.reader import GUID_RE
+from xtenant_pdp.graph.reader import GUID_RE, is_guid
 from xtenant_pdp.index import Index
 from xtenant_pdp.loader import load_policy_dir, load_snapshot_file
 
@@ -126,7 +126,10 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     if match := _DURATION.fullmatch(text.strip()):
         amount, unit = int(match[1]), match[2]
-        return now - timedelta(**{_UNITS[unit]: amount})
+        try:
+            return now - timedelta(**{_UNITS[unit]: amount})
+        except OverflowError:  # 9999999d: before year 1
+            raise ValueError(f"{text} reaches before the year 1") from None
     parsed = datetime.fromisoformat(text.strip())
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -167,11 +170,25 @@ def cmd_activity(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _records(args: argparse.Namespace, old: Index, new: Index, problems: ProblemLog) -> Iterator[Record]:
+def _local_tenant(args: argparse.Namespace, old: Index, new: Index) -> str | int | None:
+    """The tenant whose sign-ins are replayed: --tenant, checked against both policies (a typo
+    replayed nothing and passed), else the one tenant they hold; or EXIT_USAGE."""
+    known = sorted(frozenset(old.tenants) | frozenset(new.tenants))
+    if not args.tenant:
+        return known[0] if len(known) == 1 else None
+    local = args.tenant.lower()
+    if not is_guid(local):
+        sys.stderr.write(f"error: --tenant: `{args.tenant}` is not a GUID\n")
+        return EXIT_USAGE
+    if local not in known:
+        sys.stderr.write(f"error: --tenant: {local} is in neither policy (they hold {', '.join(known)})\n")
+        return EXIT_USAGE
+    return local
+
+
+def _records(args: argparse.Namespace, local: str | None, problems: ProblemLog) -> Iterator[Record]:
     from xtenant_pdp.changes.questions import read_records
 
-    known = sorted(frozenset(old.tenants) | frozenset(new.tenants))
-    local = args.tenant.lower() if args.tenant else (known[0] if len(known) == 1 else None)
     return read_records(args.sources, local, problems)
 
 
@@ -189,8 +206,11 @@ def cmd_impact(args: argparse.Namespace) -> int:
     loaded = _load_two(args.old, args.new)
     if isinstance(loaded, int):
         return loaded
+    local = _local_tenant(args, *loaded)
+    if isinstance(local, int):
+        return local
     problems = ProblemLog()
-    result = impact(*loaded, _records(args, *loaded, problems))
+    result = impact(*loaded, _records(args, local, problems))
     problems.close()
     if args.format == "json":
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
@@ -208,8 +228,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     loaded = _load_two(args.old, args.new)
     if isinstance(loaded, int):
         return loaded
+    local = _local_tenant(args, *loaded)
+    if isinstance(local, int):
+        return local
     problems = ProblemLog()
-    plan = make_plan(*loaded, _records(args, *loaded, problems) if args.sources else None)
+    plan = make_plan(*loaded, _records(args, local, problems) if args.sources else None)
     problems.close()
     checks = None
     if args.principal:

@@ -184,7 +184,7 @@ def _is_decision_log(path: Path) -> bool:
         with path.open(encoding="utf-8", errors="replace") as f:
             first = f.readline()
         entry = json.loads(first)
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, RecursionError):
         return False
     return isinstance(entry, dict) and "snapshotId" in entry and ("kind" in entry or "category" in entry)
 

@@ -293,8 +293,8 @@ def _kind(first: str, name: str) -> str:
         return "csv"
     try:
         obj = json.loads(stripped)
-    except json.JSONDecodeError:
-        return "page"  # a pretty-printed page spans lines
+    except (json.JSONDecodeError, RecursionError):
+        return "page"  # a pretty-printed page spans lines (the page reader words any error)
     return "page" if isinstance(obj, dict) and "value" in obj else "lines"
 
 
@@ -307,6 +307,8 @@ def json_lines(source: IO[str], name: str, report: Report) -> Iterator[tuple[int
             yield number, json.loads(text)
         except json.JSONDecodeError as exc:
             report(Problem(name, number, f"not JSON: {exc.msg}"))
+        except RecursionError:
+            report(Problem(name, number, "not JSON we read: nested too deeply"))
 
 
 def _read_lines(source: IO[str], name: str, report: Report) -> Iterator[SignIn]:
@@ -319,8 +321,8 @@ def _read_page(source: IO[str], name: str, report: Report) -> Iterator[SignIn]:
     try:
         for obj, line in stream.records():
             yield from _checked(from_graph(obj, name, line), name, line, report)
-    except (ValueError, json.JSONDecodeError) as exc:
-        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        message = "nested too deeply" if isinstance(exc, RecursionError) else getattr(exc, "msg", str(exc))
         where = stream.where()
         report(Problem(name, where, f'not a Graph page ({{"value": [...]}}): {message}; rest of file skipped'))
 
