@@ -8,6 +8,7 @@ import signal
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 from server_kit import (
     EXAMPLE_POLICY,
@@ -215,3 +216,32 @@ def test_ext_authz_decisions_are_logged_too(tmp_path: Path, capsys) -> None:
     # impact replays it as the access question it was
     code = main(["impact", "--from", str(EXAMPLE_POLICY), "--to", str(EXAMPLE_POLICY), "--format", "json", str(path)])
     assert code == 0 and json.loads(capsys.readouterr().out)["totals"]["records"] == 1
+
+
+def test_a_write_that_raises_mid_drain_gives_back_the_queue_bytes(tmp_path: Path, monkeypatch) -> None:
+    """The queued bytes were credited back only when a drain returned: an unexpected error from
+    the write (a closed stdout raises ValueError) kept them counted as queued for ever, until the
+    queue dropped every new entry as full."""
+    raw = questions()[0].SerializeToString()
+    payload = pdp_pb2.CheckResponse(decision=pdp_pb2.DECISION_ALLOW, snapshot_id="sha256:x").SerializeToString()
+    log = DecisionLog(DecisionLogSettings(path=str(tmp_path / "d.log")), CollectorRegistry())
+
+    def closed(lines: list[str]) -> None:
+        raise ValueError("I/O operation on closed file")
+
+    monkeypatch.setattr(log, "_write", closed)
+    for _ in range(10):
+        log.record(raw, payload, 0.00001)
+    with pytest.raises(ValueError):
+        log._drain(None)
+    assert log.queued_bytes - log.written_bytes == 0
+
+
+def test_decision_log_sizes_take_units_like_every_size_flag() -> None:
+    from xtenant_pdp.service.decision_log import settings_from
+
+    flags = {"decision_log": "-", "decision_log_queue_bytes": "8MiB", "decision_log_max_bytes": "1GiB"}
+    settings = settings_from(flags.get)
+    assert settings is not None and (settings.queue_bytes, settings.max_bytes) == (8 << 20, 1 << 30)
+    with pytest.raises(ValueError, match="is not a size"):
+        settings_from({"decision_log": "-", "decision_log_queue_bytes": "lots"}.get)

@@ -83,12 +83,16 @@ def settings_from(pick: Callable[[str], str | None]) -> DecisionLogSettings | No
     if not path:
         return None
 
-    def number(name: str, default: int, minimum: int) -> int:
+    from xtenant_pdp.config import parse_size  # config imports this module for its flags
+
+    def number(name: str, default: int, minimum: int, *, size: bool = False) -> int:
+        """A count, or with ``size`` bytes with the units every other size flag takes (8MiB)."""
         raw = pick(name)
         try:
-            value = default if raw in (None, "") else int(raw)
+            value = default if raw in (None, "") else parse_size(raw) if size else int(raw)
         except ValueError:
-            raise ValueError(f"--{name.replace('_', '-')}: `{raw}` is not a whole number") from None
+            what = "a size (e.g. 8MiB)" if size else "a whole number"
+            raise ValueError(f"--{name.replace('_', '-')}: `{raw}` is not {what}") from None
         if value < minimum:
             raise ValueError(f"--{name.replace('_', '-')} must be {minimum} or more")
         return value
@@ -103,11 +107,11 @@ def settings_from(pick: Callable[[str], str | None]) -> DecisionLogSettings | No
     salt = pick("decision_log_mask_salt")
     return DecisionLogSettings(
         path=path,
-        max_bytes=number("decision_log_max_bytes", 100 * 1024 * 1024, 1024),
+        max_bytes=number("decision_log_max_bytes", 100 * 1024 * 1024, 1024, size=True),
         backups=number("decision_log_backups", 5, 0),
         sample=sample,
         mask_salt=salt.encode() if salt else None,
-        queue_bytes=number("decision_log_queue_bytes", 8 * 1024 * 1024, 1),
+        queue_bytes=number("decision_log_queue_bytes", 8 * 1024 * 1024, 1, size=True),
     )
 
 
@@ -361,11 +365,13 @@ class DecisionLog:
     def _drain(self, limit_s: float | None) -> int:
         queue, fmt = self._queue, self._formatter
         lines: list[str] = []
-        taken = freed = 0
+        taken = 0
         deadline = None if limit_s is None else time.perf_counter() + limit_s
         while queue and (deadline is None or time.perf_counter() < deadline):
             entry = queue.popleft()
-            freed += entry[-1]
+            # Credited as it leaves the queue: an error below must not keep its bytes counted
+            # as queued for ever (the queue would then drop everything as full).
+            self.written_bytes += entry[-1]
             taken += 1
             try:
                 lines.extend(fmt.lines(entry[:-1]))
@@ -377,7 +383,6 @@ class DecisionLog:
                 lines = []
         if lines:
             self._write(lines)
-        self.written_bytes += freed
         return taken
 
     def _write(self, lines: list[str]) -> None:
