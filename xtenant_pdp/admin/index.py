@@ -10,6 +10,7 @@ disabled, then scoped below the tenant), naming the roles involved.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from xtenant_pdp.api import snapshot_pb2 as pb
 from xtenant_pdp.decision import AdminDetail, Decision, Reason, Result, RoleRef, Source
@@ -38,6 +39,44 @@ class Grant:
     step_up: Result
 
 
+class RoleRecord(NamedTuple):
+    """A role definition as explain reads it: plain values, not the snapshot's message (holding
+    any part of a parsed message keeps the whole parsed snapshot alive)."""
+
+    id: str
+    display_name: str
+    enabled: bool
+    from_catalogue: bool
+    allowed_actions: tuple[str, ...]
+    excluded_actions: tuple[str, ...]
+    conditional_actions: tuple[str, ...]
+
+
+class AssignmentRecord(NamedTuple):
+    principal_id: str
+    #: Index into AdminIndex.roles.
+    role: int
+    scope: str
+    tenant_wide: bool
+    conditional: bool
+
+
+def _role_record(r: pb.AdminRole) -> RoleRecord:
+    return RoleRecord(
+        r.id,
+        r.display_name,
+        r.enabled,
+        r.from_catalogue,
+        tuple(r.allowed_actions),
+        tuple(r.excluded_actions),
+        tuple(r.conditional_actions),
+    )
+
+
+def _assignment_record(a: pb.AdminAssignment) -> AssignmentRecord:
+    return AssignmentRecord(a.principal_id, a.role, a.scope, a.tenant_wide, a.conditional)
+
+
 @dataclass(frozen=True, slots=True)
 class AdminIndex:
     tenant_id: str
@@ -51,8 +90,8 @@ class AdminIndex:
     #: Prebuilt "no role grants it" answers: per protected action, and one for the rest.
     no_role: dict[str, Result]
     no_role_default: Result
-    roles: tuple[pb.AdminRole, ...]
-    assignments: tuple[pb.AdminAssignment, ...]
+    roles: tuple[RoleRecord, ...]
+    assignments: tuple[AssignmentRecord, ...]
 
     def grant(self, reason: Reason, roles: tuple[RoleRef, ...], action: str) -> Grant:
         return make_grant(self.tenant_id, reason, roles, self.protected.get(action, ""))
@@ -84,7 +123,7 @@ def merge(a: Grant, b: Grant, admin: AdminIndex, action: str) -> Grant:
     return admin.grant(a.reason, roles, action)
 
 
-def _outcome(role: pb.AdminRole, tenant_wide: bool, conditional: bool, action: str, excluded: frozenset[str]) -> Reason:
+def _outcome(role: RoleRecord, tenant_wide: bool, conditional: bool, action: str, excluded: frozenset[str]) -> Reason:
     if action in excluded:
         return Reason.ADMIN_ACTION_EXCLUDED
     if conditional:
@@ -102,7 +141,7 @@ class _TableBuilder:
     def __init__(
         self,
         tenant_id: str,
-        roles: tuple[pb.AdminRole, ...],
+        roles: tuple[RoleRecord, ...],
         protected: dict[str, str],
         shared: dict[tuple[Reason, tuple[RoleRef, ...], str], Grant],
     ) -> None:
@@ -141,7 +180,8 @@ class _TableBuilder:
 
 
 def build_admin(tenant_id: str, settings: pb.AdminSettings) -> AdminIndex:
-    roles = tuple(settings.roles)
+    roles = tuple(_role_record(r) for r in settings.roles)
+    assignments = tuple(_assignment_record(a) for a in settings.assignments)
     protected = {p.action: p.authentication_context_id for p in settings.protected_actions}
     no_role = {
         action: _result(tenant_id, Decision.DENY, Reason.ADMIN_NO_ROLE_GRANTS, (), context)
@@ -154,18 +194,18 @@ def build_admin(tenant_id: str, settings: pb.AdminSettings) -> AdminIndex:
     admin = AdminIndex(
         tenant_id=tenant_id,
         by_principal={},
-        principals=frozenset(a.principal_id for a in settings.assignments),
+        principals=frozenset(a.principal_id for a in assignments),
         protected=protected,
         assignments_exported=settings.assignments_exported,
         no_role=no_role,
         no_role_default=_result(tenant_id, Decision.DENY, default_reason, (), ""),
         roles=roles,
-        assignments=tuple(settings.assignments),
+        assignments=assignments,
     )
     # Principals with the same assignments (role, tenant-wide, conditional) share one table: most
     # hold one role, so a tenant's thousands of assignments need a handful of tables.
     signatures: dict[str, set[tuple[int, bool, bool]]] = {}
-    for a in settings.assignments:
+    for a in assignments:
         signatures.setdefault(a.principal_id, set()).add((a.role, a.tenant_wide, a.conditional))
     tables: dict[frozenset[tuple[int, bool, bool]], dict[str, Grant]] = {}
     shared: dict[tuple[Reason, tuple[RoleRef, ...], str], Grant] = {}
