@@ -222,12 +222,16 @@ def max_in_flight(rows: Sequence[Row]) -> int:
     return peak
 
 
-def latency_figures(rows: Sequence[Row], load: Load) -> dict[str, float | int | bool]:
+def latency_figures(
+    rows: Sequence[Row], load: Load, *, connections: Sequence[Sequence[Row]] | None = None
+) -> dict[str, float | int | bool]:
     """p50/p99/p99.9 of the calls that got a response, from each call's send time.
 
     In an open loop h2load sends on its timer whatever the server does, so the send time is the
-    intended one as long as the connections' streams never all fill: ``saturated`` says they did
-    (then a late send hides server time, and the figures are not free of coordinated omission)."""
+    intended one as long as a connection's streams never all fill: ``saturated`` says one did
+    (then a late send hides server time, and the figures are not free of coordinated omission).
+    ``connections``: each connection's rows, when each ran in an h2load of its own (one full
+    connection is saturation even while the others together are far from it)."""
     ok = sorted(r.duration_us for r in rows if r.status == 200)
     if not rows:
         raise ValueError("no calls in the log")
@@ -238,7 +242,11 @@ def latency_figures(rows: Sequence[Row], load: Load) -> dict[str, float | int | 
         "failed": sum(1 for r in rows if r.status != 200),
         "achieved_rate": (len(rows) - 1) / (span_us / 1e6) if span_us > 0 else 0.0,
         "max_in_flight": peak,
-        "saturated": peak >= load.clients * load.streams,
+        "saturated": (
+            peak >= load.clients * load.streams
+            if connections is None
+            else any(max_in_flight(c) >= load.streams for c in connections if c)
+        ),
     }
     if ok:
         figures.update(

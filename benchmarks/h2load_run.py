@@ -210,16 +210,20 @@ def run_one(exe: str, server: Server, transport: str, kind: str, load: h2load.Lo
         logs, argvs = [], [h2load.command(exe, address, method, str(body), load)]
     running = [subprocess.Popen(a, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for a in argvs]
     outputs = []
-    for argv, proc in zip(argvs, running, strict=True):
-        try:
-            stdout, stderr = proc.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            for other in running:
-                other.kill()
-            raise SystemExit(f"h2load did not finish in {limit:.0f} s: {' '.join(argv)}") from None
-        if proc.returncode != 0:
-            raise SystemExit(f"h2load failed ({proc.returncode}): {' '.join(argv)}\n{stderr[-2000:]}")
-        outputs.append(stdout)
+    try:
+        for argv, proc in zip(argvs, running, strict=True):
+            try:
+                stdout, stderr = proc.communicate(timeout=limit)
+            except subprocess.TimeoutExpired:
+                raise SystemExit(f"h2load did not finish in {limit:.0f} s: {' '.join(argv)}") from None
+            if proc.returncode != 0:
+                raise SystemExit(f"h2load failed ({proc.returncode}): {' '.join(argv)}\n{stderr[-2000:]}")
+            outputs.append(stdout)
+    finally:  # one connection's failure must not leave the others running
+        for proc in running:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
     cpu = server.cpu_s() - cpu_before
     summary = h2load.merged([h2load.parse_summary(out) for out in outputs])
     if summary.succeeded == 0:
@@ -249,8 +253,9 @@ def run_one(exe: str, server: Server, transport: str, kind: str, load: h2load.Lo
         "fresh_ids": fresh,
     }
     if load.open_loop:
-        rows = [row for log_path in logs for row in h2load.parse_log(log_path.read_text())]
-        figures.update(h2load.latency_figures(rows, load))
+        connections = [h2load.parse_log(log_path.read_text()) for log_path in logs]
+        rows = [row for connection in connections for row in connection]
+        figures.update(h2load.latency_figures(rows, load, connections=connections))
     return figures
 
 
@@ -259,7 +264,7 @@ def bench_h2load(procs: Procs, workdir: Path, snapshot: Path, index: Index, plan
     if exe is None:
         log(h2load.MISSING)
         return {"skipped": h2load.MISSING}
-    version = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False, timeout=30).stdout.strip()
     names = (*SERVERS, LOGGED) if decision_log_supported() else SERVERS
     servers = start_servers(procs, workdir, snapshot, names)
     bodies = Bodies(index, workdir)
@@ -320,7 +325,7 @@ def _median(values: list[float]) -> float:
 
 def ratios(runs: dict[str, dict[str, Any]], rounds: int) -> dict[str, Any]:
     """Same-run ratios: medians of per-round ratios for the closed loops (unary and BatchCheck, run
-    in the same rounds), single runs for the open loop."""
+    in the same rounds), and of per-round p99 ratios for the open loop."""
     out: dict[str, Any] = {}
 
     def per_round(a: str, b: str, key: Callable[[dict[str, Any]], float], series: str = "unary_rounds") -> float:

@@ -1,7 +1,7 @@
 """The stack's ceiling: a DecisionService that answers every call with one constant.
 
     python -m benchmarks.noop_server --flavour threads --listen unix:/tmp/noop.sock --listen 127.0.0.1:0
-    python -m benchmarks.noop_server --listen ...   # on grpc.aio (the product's server before 6f60f82)
+    python -m benchmarks.noop_server --flavour aio --listen ...   # grpc.aio (the product's server before 6f60f82)
 
 ``--flavour threads`` is the product's stack (``xtenant-pdp serve`` runs a thread-pool ``grpc.server``
 since 6f60f82); ``aio`` is grpc.aio with one event loop. Both use the same server options, Check and

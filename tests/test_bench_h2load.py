@@ -417,3 +417,16 @@ def test_merged_summaries_add_counts_and_rates_and_last_as_long_as_the_longest()
     assert both == h2load.Summary(2.5, 180.0, 400, 400, 400, 399, 1, 0, 0, 399)
     with pytest.raises(ValueError):
         h2load.merged([])
+
+
+def test_one_full_connection_is_saturation_though_the_others_are_idle() -> None:
+    """The open loop runs one h2load per connection: 16 calls stuck on one 16-stream connection
+    delay that connection's sends even though 8 x 16 streams were never all in use."""
+    load = h2load.Load(clients=8, streams=16, rate=1000, calls=100)
+    stuck = [h2load.Row(1_000_000 + i, 200, 50_000) for i in range(16)]
+    idle = [[h2load.Row(2_000_000 + 8000 * i, 200, 500)] for i in range(7)]
+    rows = [*stuck, *(r for c in idle for r in c)]
+    assert h2load.latency_figures(rows, load)["saturated"] is False  # counted over all connections
+    assert h2load.latency_figures(rows, load, connections=[stuck, *idle])["saturated"] is True
+    calm = [stuck[:15], *idle]
+    assert h2load.latency_figures([r for c in calm for r in c], load, connections=calm)["saturated"] is False
