@@ -194,3 +194,17 @@ def test_access_fields_after_the_optional_cloud_are_found_where_protobuf_finds_t
     _kind, query = decode.question(raw)  # type: ignore[misc]
     assert query.external_cloud == (Cloud.from_endpoint(cloud) if cloud else None)
     assert query.group_ids == tuple(i.lower() for i in ids[4:]) and query.application_id == ids[3].lower()
+
+
+def test_an_enum_value_past_one_byte_cannot_enter_the_fast_path_unnoticed() -> None:
+    """From 128 on a value is a multi-byte varint: a pattern written for one byte would match
+    where protobuf reads something else, so building one is refused at import."""
+    import enum
+
+    class Wide(enum.IntEnum):
+        SMALL = 1
+        WIDE = 200
+
+    with pytest.raises(ValueError, match="outside 1-127"):
+        decode._one_byte_values(Wide)
+    assert decode._one_byte_values(SyncObjectKind) == b"[\x01\x02]"

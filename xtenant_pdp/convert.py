@@ -31,8 +31,6 @@ from xtenant_pdp.decision import (
     Cloud,
     CollaborationQuery,
     Decision,
-    Direction,
-    Feature,
     IdentitySyncQuery,
     Query,
     QuestionKind,
@@ -52,11 +50,9 @@ _GUID_MEMO: dict[str, str] = {}
 _GUID_MEMO_LIMIT = 1 << 16
 _MAX_GROUP_IDS = decode.MAX_GROUP_IDS  # one limit for both paths
 
-_DIRECTIONS = {int(d): d for d in Direction}
-_FEATURES = {int(f): f for f in Feature}
-_CLAIMS = {int(c): c for c in Claim}
-_SCENARIOS = {int(s): s for s in RedemptionScenario}
-_SYNC_OBJECT_KINDS = {int(k): k for k in SyncObjectKind}
+# Wire value -> enum member, one table per enum for both paths.
+DIRECTIONS, FEATURES, CLAIMS = decode.DIRECTIONS, decode.FEATURES, decode.CLAIMS
+SCENARIOS, SYNC_OBJECT_KINDS = decode.SCENARIOS, decode.SYNC_OBJECT_KINDS
 
 
 def guid(value: str, field: str) -> str:
@@ -123,8 +119,8 @@ def _access(m: pdp_pb2.AccessQuestion) -> AccessQuery:
             memo(m.tenant_id) or guid(m.tenant_id, "access.tenantId"),
             memo(m.external_tenant_id) or guid(m.external_tenant_id, "access.externalTenantId"),
             cloud,
-            _DIRECTIONS.get(m.direction) or _enum(m.direction, _DIRECTIONS, "access.direction"),
-            _FEATURES.get(m.feature) or _enum(m.feature, _FEATURES, "access.feature"),
+            DIRECTIONS.get(m.direction) or _enum(m.direction, DIRECTIONS, "access.direction"),
+            FEATURES.get(m.feature) or _enum(m.feature, FEATURES, "access.feature"),
             memo(m.user_id) or guid(m.user_id, "access.userId"),
             group_ids(groups, "access.groupIds") if groups else (),
             memo(m.application_id) or guid(m.application_id, "access.applicationId"),
@@ -140,7 +136,7 @@ def _collaboration(m: pdp_pb2.CollaborationQuestion) -> CollaborationQuery:
         (
             memo(m.home_tenant_id) or guid(m.home_tenant_id, "collaboration.homeTenantId"),
             memo(m.resource_tenant_id) or guid(m.resource_tenant_id, "collaboration.resourceTenantId"),
-            _FEATURES.get(m.feature) or _enum(m.feature, _FEATURES, "collaboration.feature"),
+            FEATURES.get(m.feature) or _enum(m.feature, FEATURES, "collaboration.feature"),
             memo(m.user_id) or guid(m.user_id, "collaboration.userId"),
             group_ids(groups, "collaboration.groupIds") if groups else (),
             memo(m.application_id) or guid(m.application_id, "collaboration.applicationId"),
@@ -149,7 +145,7 @@ def _collaboration(m: pdp_pb2.CollaborationQuestion) -> CollaborationQuery:
 
 
 def _claims(values: Sequence[int], field: str) -> frozenset[Claim]:
-    claims = _CLAIMS
+    claims = CLAIMS
     try:
         return frozenset([claims[v] for v in values])
     except KeyError:
@@ -166,7 +162,7 @@ def _trust(m: pdp_pb2.TrustQuestion) -> TrustQuery:
         (
             tenant,
             external,
-            _FEATURES.get(m.feature) or _enum(m.feature, _FEATURES, "trust.feature"),
+            FEATURES.get(m.feature) or _enum(m.feature, FEATURES, "trust.feature"),
             _claims(m.required[:], "trust.required"),
             _claims(m.presented[:], "trust.presented"),
         ),
@@ -180,7 +176,7 @@ def _automatic_redemption(m: pdp_pb2.AutomaticRedemptionQuestion) -> AutomaticRe
     _two_tenants(home, resource, "automaticRedemption.resourceTenantId")
     scenario = RedemptionScenario.B2B_COLLABORATION
     if m.scenario:
-        scenario = _enum(m.scenario, _SCENARIOS, "automaticRedemption.scenario")
+        scenario = _enum(m.scenario, SCENARIOS, "automaticRedemption.scenario")
     return _new(AutomaticRedemptionQuery, (home, resource, scenario))
 
 
@@ -191,7 +187,7 @@ def _identity_sync(m: pdp_pb2.IdentitySyncQuestion) -> IdentitySyncQuery:
     _two_tenants(source, target, "identitySync.targetTenantId")
     kind = SyncObjectKind.USERS
     if m.object_kind:
-        kind = _enum(m.object_kind, _SYNC_OBJECT_KINDS, "identitySync.objectKind")
+        kind = _enum(m.object_kind, SYNC_OBJECT_KINDS, "identitySync.objectKind")
     return _new(IdentitySyncQuery, (source, target, kind))
 
 

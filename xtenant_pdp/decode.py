@@ -65,12 +65,20 @@ def _guids(number: int) -> bytes:
 def _enum(number: int, members: type[enum.IntEnum], *, optional: bool = False) -> bytes:
     """An enum field holding one of the enum's values (one-byte varints); 0 is never written:
     a required enum that is absent, 0 or unknown is an error the protobuf path words."""
-    values = b"".join(re.escape(bytes([m])) for m in members)
-    return rb"(?:" + _tag(number) + rb"([" + values + rb"]))" + (b"?" if optional else b"")
+    return rb"(?:" + _tag(number) + rb"(" + _one_byte_values(members) + rb"))" + (b"?" if optional else b"")
+
+
+def _one_byte_values(members: type[enum.IntEnum]) -> bytes:
+    """A byte class of the enum's values. Each must be a one-byte varint: from 128 on, protobuf
+    reads the byte as the start of a longer varint, and this path would disagree with it."""
+    if any(not 0 < m < 0x80 for m in members):
+        raise ValueError(f"{members.__name__}: a value outside 1-127 needs the protobuf path")
+    return rb"[" + b"".join(re.escape(bytes([m])) for m in members) + rb"]"
 
 
 def _packed_claims(number: int) -> bytes:
-    lengths = b"|".join(_tag(number, n) + rb"[\x01-\x03]{%d}" % n for n in range(1, _MAX_PACKED_CLAIMS + 1))
+    claim = _one_byte_values(Claim)
+    lengths = b"|".join(_tag(number, n) + claim + rb"{%d}" % n for n in range(1, _MAX_PACKED_CLAIMS + 1))
     return rb"((?:" + lengths + rb"))?"
 
 
@@ -91,11 +99,11 @@ _AUTOMATIC_REDEMPTION = re.compile(_guid(1) + _guid(2) + _enum(3, RedemptionScen
 _IDENTITY_SYNC = re.compile(_guid(1) + _guid(2) + _enum(3, SyncObjectKind, optional=True), re.S)
 _TENANT_RESTRICTIONS = re.compile(_guid(1) + _guid(2) + _guid(3) + _guids(4) + _guid(5), re.S)
 
-_DIRECTIONS = {int(d): d for d in Direction}
-_FEATURES = {int(f): f for f in Feature}
-_SCENARIOS = {int(s): s for s in RedemptionScenario}
-_SYNC_OBJECT_KINDS = {int(k): k for k in SyncObjectKind}
-_CLAIMS = {int(c): c for c in Claim}
+DIRECTIONS = {int(d): d for d in Direction}
+FEATURES = {int(f): f for f in Feature}
+SCENARIOS = {int(s): s for s in RedemptionScenario}
+SYNC_OBJECT_KINDS = {int(k): k for k in SyncObjectKind}
+CLAIMS = {int(c): c for c in Claim}
 _CLOUD_FIELDS = {bytes([3 << 3 | 2, len(e)]) + e: cloud for e, cloud in _CLOUDS.items()}
 _new = tuple.__new__
 
@@ -112,7 +120,7 @@ def _claims(raw: bytes, span: tuple[int, int]) -> frozenset[Claim]:
     start, end = span
     if start < 0:
         return frozenset()
-    claims = _CLAIMS
+    claims = CLAIMS
     return frozenset([claims[b] for b in raw[start + 2 : end]])
 
 
@@ -138,8 +146,8 @@ def _access(raw: bytes, pos: int) -> Query | None:
             text[pos + 2 : pos + 38],
             text[pos + 40 : pos + 76],
             cloud,
-            _DIRECTIONS[raw[p + 1]],
-            _FEATURES[raw[p + 3]],
+            DIRECTIONS[raw[p + 1]],
+            FEATURES[raw[p + 3]],
             text[p + 6 : p + 42],
             _ids(text, p + 42, end - 38),
             text[end - 36 : end],
@@ -157,7 +165,7 @@ def _collaboration(raw: bytes, pos: int) -> Query | None:
         (
             text[pos + 2 : pos + 38],
             text[pos + 40 : pos + 76],
-            _FEATURES[raw[pos + 77]],
+            FEATURES[raw[pos + 77]],
             text[pos + 80 : pos + 116],
             _ids(text, pos + 116, end - 38),
             text[end - 36 : end],
@@ -183,7 +191,7 @@ def _trust(raw: bytes, pos: int) -> Query | None:
     if tenants is None:
         return None
     _, _, _, (f, _), required, presented = m.regs
-    return _new(TrustQuery, (*tenants, _FEATURES[raw[f]], _claims(raw, required), _claims(raw, presented)))
+    return _new(TrustQuery, (*tenants, FEATURES[raw[f]], _claims(raw, required), _claims(raw, presented)))
 
 
 def _automatic_redemption(raw: bytes, pos: int) -> Query | None:
@@ -194,7 +202,7 @@ def _automatic_redemption(raw: bytes, pos: int) -> Query | None:
     if tenants is None:
         return None
     scenario = m.start(3)
-    found = RedemptionScenario.B2B_COLLABORATION if scenario < 0 else _SCENARIOS[raw[scenario]]
+    found = RedemptionScenario.B2B_COLLABORATION if scenario < 0 else SCENARIOS[raw[scenario]]
     return _new(AutomaticRedemptionQuery, (*tenants, found))
 
 
@@ -206,7 +214,7 @@ def _identity_sync(raw: bytes, pos: int) -> Query | None:
     if tenants is None:
         return None
     kind = m.start(3)
-    return _new(IdentitySyncQuery, (*tenants, SyncObjectKind.USERS if kind < 0 else _SYNC_OBJECT_KINDS[raw[kind]]))
+    return _new(IdentitySyncQuery, (*tenants, SyncObjectKind.USERS if kind < 0 else SYNC_OBJECT_KINDS[raw[kind]]))
 
 
 def _tenant_restrictions(raw: bytes, pos: int) -> Query | None:
