@@ -88,10 +88,9 @@ def _small(_: object) -> int:
 class Caches:
     """One generation's caches. ``decisions`` is None when the decision cache is off."""
 
-    __slots__ = ("callers", "decisions", "limits", "max_question_bytes", "max_token_bytes", "payloads", "responses")
+    __slots__ = ("callers", "decisions", "max_question_bytes", "max_token_bytes", "payloads", "responses")
 
     def __init__(self, limits: CacheLimits) -> None:
-        self.limits = limits
         self.max_question_bytes = limits.max_question_bytes
         self.max_token_bytes = limits.max_token_bytes
         #: Request bytes -> service.answer.Answer (its cache_hit True).

@@ -77,8 +77,6 @@ class SnapshotHolder:
         self.limits = limits
         self.max_age_s = max_age_s
         self._generation = 0
-        #: Outcome of the last load attempt, for logs and GetSnapshotInfo-style diagnostics.
-        self.last_error: str | None = None
 
     def activate(self, index: Index, origin: str) -> Active:
         self._generation += 1
@@ -86,11 +84,7 @@ class SnapshotHolder:
         expires_at = expiry(index.info.created_at.timestamp(), now, self.max_age_s)
         active = Active(index, self._generation, now, origin, Caches(self.limits), expires_at=expires_at)
         self.current = active  # the swap: one reference assignment
-        self.last_error = None
         return active
-
-    def record_failure(self, message: str) -> None:
-        self.last_error = message
 
     def age_s(self) -> float | None:
         active = self.current

@@ -335,7 +335,6 @@ class Reloader:
         message = text.splitlines()[0] if text else type(exc).__name__
         if not expected:  # a bug or an input no check foresaw: say what it was, still one line
             message = f"{self.source.description}: unexpected {type(exc).__name__}: {message}"
-        self.holder.record_failure(message)
         issues = [str(i) for i in exc.issues[:20]] if isinstance(exc, CompileErrors) else []
         current = self.holder.current
         if isinstance(exc, SnapshotMissing) and current is None:  # issue 10 item 5: nothing serves yet
