@@ -256,11 +256,16 @@ _SYNC_CLOUD_PAIRS = frozenset(
 )
 
 
+def sync_source_cloud(target: TenantIndex, source: TenantIndex | None) -> Cloud:
+    """2.8: a source the snapshot does not know is taken to be in the target's cloud, as for
+    access questions (the evaluator and explain both read it here)."""
+    return target.cloud if source is None else source.cloud
+
+
 def _sync_clouds(target: TenantIndex, source: TenantIndex | None, kind: SyncObjectKind) -> Result | None:
-    """2.8 cloud pairs; each side must enable the other's cloud (2.10). A source the snapshot
-    does not know is taken to be in the target's cloud, as for access questions."""
+    """2.8 cloud pairs; each side must enable the other's cloud (2.10)."""
     results = target.results
-    source_cloud = target.cloud if source is None else source.cloud
+    source_cloud = sync_source_cloud(target, source)
     if source_cloud is target.cloud:
         if target.cloud is Cloud.CHINA:
             # The FAQ says no, the newer configure page lists 21Vianet -> 21Vianet: deny, saying so.

@@ -25,7 +25,7 @@ from xtenant_pdp.decision import (
     TenantRestrictionsQuery,
     TrustQuery,
 )
-from xtenant_pdp.evaluator import evaluate
+from xtenant_pdp.evaluator import evaluate, sync_source_cloud
 from xtenant_pdp.index import Half, Index, SettingIndex, TenantIndex
 
 REASON_TEXT = {
@@ -232,7 +232,7 @@ def _sync_lines(index: Index, query: IdentitySyncQuery) -> list[str]:
     if target is None:
         return [f"  {target_id}: policy not in the snapshot (D9)"]
     source = index.tenants.get(source_id)
-    source_cloud = target.cloud if source is None else source.cloud
+    source_cloud = sync_source_cloud(target, source)
     what = query.object_kind.name.lower()
     lines = [f"{what} from {source_cloud.endpoint} into {target.cloud.endpoint} (2.8 cloud pairs)"]
     if source_cloud is target.cloud is Cloud.CHINA:
