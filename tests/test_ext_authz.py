@@ -705,3 +705,20 @@ def test_deploy_readme_documents_keys_claims_and_headers() -> None:
     ]
     missing = [name for name in names if f"`{name}`" not in text]
     assert not missing
+
+
+def test_2_2_then_2_6_the_first_deny_decides_a_gateway_caller() -> None:
+    """evaluate_gateway_caller asks 2.2 then 2.6; the answer (response and decision log alike)
+    is the first deny, else the access allow."""
+    from xtenant_pdp.decision import Decision, Reason, Result, Source
+    from xtenant_pdp.evaluator import deciding_result
+
+    allow = Result(Decision.ALLOW, Reason.ACCESS_ALLOWED, Source.PARTNER, "t")
+    deny = Result(Decision.DENY, Reason.USER_NOT_ALLOWED, Source.PARTNER, "t")
+    trusted = Result(Decision.ALLOW, Reason.TRUST_SATISFIED, Source.PARTNER, "t")
+    untrusted = Result(Decision.DENY, Reason.TRUST_DEVICE_CLAIM_UNSATISFIED, Source.PARTNER, "t")
+    assert deciding_result(allow, None) is allow
+    assert deciding_result(allow, trusted) is allow
+    assert deciding_result(allow, untrusted) is untrusted
+    assert deciding_result(deny, None) is deny
+    assert deciding_result(deny, untrusted) is deny

@@ -351,6 +351,13 @@ def evaluate_gateway_caller(
     return result, evaluate_trust(index, trust)
 
 
+def deciding_result(access: Result, trust: Result | None) -> Result:
+    """The answer of evaluate_gateway_caller's pair: the first deny, else the access allow."""
+    if access.decision is _DENY or trust is None or trust.decision is not _DENY:
+        return access
+    return trust
+
+
 def evaluate_admin_action(index: Index, q: AdminActionQuery) -> Result:
     """D13 (section 5): may the principal perform the action on the tenant's settings now."""
     tenant = index.tenants.get(q.tenant_id)

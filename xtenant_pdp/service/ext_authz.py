@@ -43,7 +43,7 @@ from xtenant_pdp.decision import (
     TrustOutcome,
 )
 from xtenant_pdp.errors import QueryError
-from xtenant_pdp.evaluator import STALE_SNAPSHOT, evaluate_gateway_caller
+from xtenant_pdp.evaluator import STALE_SNAPSHOT, deciding_result, evaluate_gateway_caller
 from xtenant_pdp.metrics import Metrics
 from xtenant_pdp.service.caches import ByteLRU, Caches
 from xtenant_pdp.service.decision_log import DecisionLog
@@ -303,14 +303,11 @@ class ExtAuthzServicer(external_auth_pb2_grpc.AuthorizationServicer):
         except QueryError:
             return _unauthenticated(memo, snapshot_id), _DENY
         result, trusted = evaluate_gateway_caller(active.index, access, route.required, caller.presented)
-        if self._decision_log is not None:  # the deciding result, as the response gives it
-            denied_by_trust = result.decision is not _DENY and trusted is not None and trusted.decision is _DENY
-            final = trusted if denied_by_trust else result
-            self._decision_log.record_decision("extAuthz", access, final, snapshot_id, _perf() - start)
-        if result.decision is _DENY:
-            return _forbidden(memo, result.reason, snapshot_id), _DENY
-        if trusted is not None and trusted.decision is _DENY:
-            return _forbidden(memo, trusted.reason, snapshot_id), _DENY
+        deciding = deciding_result(result, trusted)
+        if self._decision_log is not None:
+            self._decision_log.record_decision("extAuthz", access, deciding, snapshot_id, _perf() - start)
+        if deciding.decision is _DENY:
+            return _forbidden(memo, deciding.reason, snapshot_id), _DENY
         trust = trusted.trust if trusted is not None else None
         return _allowed(memo, snapshot_id, result.reason, trust, bool(route.required)), _ALLOW
 
