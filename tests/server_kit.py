@@ -376,20 +376,23 @@ class ServerProcess:
         assert self.proc is not None
         return self.proc.pid
 
-    def wait_listening(self, timeout: float = WAIT) -> list[str]:
+    def _wait_for(self, logged: threading.Event, what: str, timeout: float) -> None:
+        """Until the server logs ``what``; a server that exits first fails at once, not at the timeout."""
         deadline = time.monotonic() + timeout
-        while not self._listening.wait(0.05):
+        while not logged.wait(0.05):
             if self.proc is not None and self.proc.poll() is not None:
                 self._join_reader()
-                raise AssertionError(f"server exited with {self.proc.returncode} before listening:\n{self.stderr}")
+                raise AssertionError(f"server exited with {self.proc.returncode} before {what}:\n{self.stderr}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"server did not log `listening` within {timeout}s:\n{self.stderr}")
+                raise AssertionError(f"server logged no {what} within {timeout}s:\n{self.stderr}")
+
+    def wait_listening(self, timeout: float = WAIT) -> list[str]:
+        self._wait_for(self._listening, "`listening`", timeout)
         return self.addresses
 
     def wait_first_load(self, timeout: float = WAIT) -> None:
         """Until the first snapshot load has an outcome, so a call is never UNAVAILABLE by a race."""
-        if not self._first_load.wait(timeout):
-            raise AssertionError(f"server logged no first load outcome within {timeout}s:\n{self.stderr}")
+        self._wait_for(self._first_load, "first load outcome", timeout)
 
     @property
     def tcp_target(self) -> str:
