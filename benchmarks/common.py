@@ -14,10 +14,8 @@ from typing import Any
 import grpc
 
 REPO = Path(__file__).resolve().parent.parent
-GIB = 1 << 30
 RPC_TIMEOUT = 5.0
 READY_TIMEOUT = 120.0
-_perf_ns = time.perf_counter_ns
 
 
 def log(message: str) -> None:

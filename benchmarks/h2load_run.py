@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -317,12 +318,6 @@ def _all_runs(run: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for v in run.values() for f in (v if isinstance(v, list) else [v])]
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def ratios(runs: dict[str, dict[str, Any]], rounds: int) -> dict[str, Any]:
     """Same-run ratios: medians of per-round ratios for the closed loops (unary and BatchCheck, run
     in the same rounds), and of per-round p99 ratios for the open loop."""
@@ -330,15 +325,15 @@ def ratios(runs: dict[str, dict[str, Any]], rounds: int) -> dict[str, Any]:
 
     def per_round(a: str, b: str, key: Callable[[dict[str, Any]], float], series: str = "unary_rounds") -> float:
         pairs = zip(runs[a][series], runs[b][series], strict=True)
-        return _median([key(x) / key(y) for x, y in pairs])
+        return statistics.median([key(x) / key(y) for x, y in pairs])
 
     def batch_over_unary(key: str) -> float:
         pairs = zip(runs[key]["batch_rounds"], runs[key]["unary_rounds"], strict=True)
-        return _median([b["decisions_per_s"] / u["calls_per_s"] for b, u in pairs])
+        return statistics.median([b["decisions_per_s"] / u["calls_per_s"] for b, u in pairs])
 
     def p99_per_round(a: str, b: str) -> float:
         pairs = zip(runs[a]["unary_open_rounds"], runs[b]["unary_open_rounds"], strict=True)
-        return _median([x["p99_us"] / y["p99_us"] for x, y in pairs])
+        return statistics.median([x["p99_us"] / y["p99_us"] for x, y in pairs])
 
     for transport in TRANSPORTS:
 
@@ -349,7 +344,7 @@ def ratios(runs: dict[str, dict[str, Any]], rounds: int) -> dict[str, Any]:
         dps = lambda f: f["decisions_per_s"]  # noqa: E731
         cpu = lambda f: 1 / f["server_cpu_us_per_call"]  # noqa: E731 - calls per CPU second
         names = [name for name in (*SERVERS, LOGGED) if at(name) in runs]
-        unary = {name: _median([r["calls_per_s"] for r in runs[at(name)]["unary_rounds"]]) for name in names}
+        unary = {name: statistics.median([r["calls_per_s"] for r in runs[at(name)]["unary_rounds"]]) for name in names}
         out[transport] = {
             "unary_calls_per_s": unary,
             "pdp_over_noop": per_round(at("pdp"), at("noop"), rate),

@@ -11,8 +11,6 @@ from benchmarks.timing import SizedPolicy, summary_ns
 from xtenant_pdp.bench.micro import time_calls
 from xtenant_pdp.evaluator import evaluate_access
 
-GIB = 1 << 30
-
 # --------------------------------------------------------------------------- peers
 
 

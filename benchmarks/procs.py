@@ -17,8 +17,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from benchmarks.common import READY_TIMEOUT, REPO
 
-GIB = 1 << 30
-
 # --------------------------------------------------------------------------- server processes
 
 

@@ -18,8 +18,6 @@ from xtenant_pdp import snapshot
 from xtenant_pdp.api import pdp_pb2, pdp_pb2_grpc
 from xtenant_pdp.bench.stats import percentile
 
-GIB = 1 << 30
-
 # --------------------------------------------------------------------------- 100k partners: server, hot reload
 
 

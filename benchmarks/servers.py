@@ -21,8 +21,6 @@ from xtenant_pdp.api import pdp_pb2, pdp_pb2_grpc
 from xtenant_pdp.bench import loadgen
 from xtenant_pdp.bench.report import BenchResult
 
-GIB = 1 << 30
-
 # --------------------------------------------------------------------------- gRPC load
 
 

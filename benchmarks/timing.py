@@ -27,8 +27,6 @@ from xtenant_pdp.loader import load_snapshot_file
 from xtenant_pdp.synthetic import questions as synthetic_questions
 from xtenant_pdp.synthetic import write_policy_dir
 
-GIB = 1 << 30
-
 # --------------------------------------------------------------------------- in-process timing
 
 

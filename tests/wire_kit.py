@@ -169,15 +169,5 @@ def check_request_bytes(draw: st.DrawFn, descriptor: Descriptor, *, unknown: boo
     return b"".join(parts)
 
 
-@st.composite
-def check_request(draw: st.DrawFn, descriptor: Descriptor, *, unknown: bool = True) -> bytes:
-    return check_request_bytes(draw, descriptor, unknown=unknown)
-
-
-@st.composite
-def message_bytes(draw: st.DrawFn, descriptor: Descriptor, *, unknown: bool = True) -> bytes:
-    return message(draw, descriptor, unknown=unknown)
-
-
 def canonical(message: Any) -> bytes:
     return message.SerializeToString(deterministic=True)

@@ -135,8 +135,6 @@ def run_mutate(
 
 def run_atheris(target: str, inputs: int, hang_s: float) -> dict:
     """One libFuzzer process per target (atheris exits the process when done)."""
-    import fuzz_kit
-
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, __file__, "--atheris-child", target, "--inputs", str(inputs), "--hang", str(hang_s)],
@@ -147,7 +145,6 @@ def run_atheris(target: str, inputs: int, hang_s: float) -> dict:
     )
     tail = (proc.stderr or "").strip().splitlines()[-3:]
     findings = [] if proc.returncode == 0 else [str(record(target, b"", "atheris: " + "\n".join(tail)))]
-    del fuzz_kit
     return {
         "target": target,
         "engine": "atheris",
