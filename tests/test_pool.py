@@ -162,3 +162,20 @@ def test_work_submitted_is_never_left_behind_the_shutdown_marker() -> None:
     results = [pool.submit(lambda n=n: n) for n in range(50)]
     pool.shutdown(wait=True)
     assert [f.result(timeout=5) for f in results] == list(range(50))
+
+
+def test_threads_beyond_the_spare_ones_end_at_once_even_under_steady_work() -> None:
+    """The shared queue gives work to every waiting thread in turn, so with steady work no thread
+    is idle for idle_s: a thread that finishes while SPARE others wait ends instead."""
+    from xtenant_pdp.service.pool import SPARE
+
+    pool = ElasticPool(100, idle_s=60)
+    gate = threading.Event()
+    burst = [pool.submit(gate.wait, 10) for _ in range(30)]
+    assert pool.threads == 30
+    gate.set()
+    assert all(f.result(timeout=5) for f in burst)
+    for _ in range(200):  # steady trickle: each call finds a waiting thread
+        pool.submit(lambda: None).result(timeout=5)
+    assert _wait(lambda: pool.threads <= SPARE + 1), pool.threads
+    pool.shutdown()

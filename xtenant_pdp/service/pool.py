@@ -3,22 +3,22 @@
 ``concurrent.futures.ThreadPoolExecutor`` never lets a thread go, so a pool sized for the worst
 moment (half-sent calls each hold a thread while gRPC waits for their request) keeps that many
 threads for the life of the process: the soak saw threads ratchet up with every busier second.
-Here an idle thread waits on a lock of its own; work goes to the most recently idle one (warm, and
-the others then age out), and a thread idle for ``idle_s`` ends, down to ``min_threads``. All
-counts are kept under one lock.
+This is its design (one shared queue, a new thread only when no waiting thread is left for a
+call) with two additions: a thread that finishes a call while SPARE others already wait ends, and
+a thread that waits ``idle_s`` for work ends, down to ``min_threads``. Queued calls and waiting
+threads are counted under one lock (a semaphore of idle threads, as ThreadPoolExecutor keeps,
+drifted once threads could end: a call could be left to a thread that was gone).
 
-Two other designs were measured and dropped. ThreadPoolExecutor's own (one shared queue, a
-semaphore of idle threads, plus an idle timeout): its semaphore drifted once threads could end
-(a call could be left to a thread that was gone), and with counters instead of the semaphore the
-shared queue hands work to every waiting thread in turn, so under steady load none is ever idle
-long enough to end: the soak's threads climbed 29.0 -> 32.2 again. Handing work to the most
-recently idle thread is what lets the surplus age out.
+Also measured and dropped: handing each call to the most recently idle thread's own lock. It let
+the surplus age out, but cost about 10% more CPU per call side by side with ThreadPoolExecutor,
+and with it a Health/Watch stream waiting for a free HTTP/2 stream was refused (REFUSED_STREAM)
+after another was cancelled (tests/test_issue9_edge.py's stream-limit test, every time).
 """
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections import deque
 from collections.abc import Callable
 from concurrent import futures
 from typing import Any
@@ -27,18 +27,13 @@ from typing import Any
 #: a sidecar's bursts are short, and the thread counts it reports should follow them).
 IDLE_S = 10.0
 
+#: Waiting threads kept beyond the calls in progress: a thread that finishes a call while this
+#: many already wait ends at once. The shared queue hands work to every waiting thread in turn,
+#: so under steady load no thread is ever idle for IDLE_S; without this the count only grew (the
+#: soak: 29.0 -> 32.2 threads in 150 s).
+SPARE = 8
+
 _Work = tuple[futures.Future, Callable[..., Any], tuple, dict]
-
-
-class _Idle:
-    """One waiting thread's hand-off slot: ``submit`` puts work in it and releases the lock."""
-
-    __slots__ = ("ready", "work")
-
-    def __init__(self) -> None:
-        self.ready = threading.Lock()
-        self.ready.acquire()
-        self.work: _Work | None = None
 
 
 class ElasticPool(futures.Executor):
@@ -51,13 +46,16 @@ class ElasticPool(futures.Executor):
         self._min = min_threads
         self._idle_s = idle_s
         self._name = name
+        self._work: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
+        # Counted under one lock, so they cannot drift: calls in the queue, and threads waiting
+        # on it. A call is left to the waiting threads only while there are as many as calls.
         self._lock = threading.Lock()
-        self._idle: list[_Idle] = []  # a stack: the last to go idle is the first to get work
-        self._backlog: deque[_Work] = deque()
+        self._all_gone = threading.Condition(self._lock)
+        self._queued = 0
+        self._idle = 0
         self._threads = 0
         self._started = 0
         self._shutdown = False
-        self._all_gone = threading.Condition(self._lock)
 
     @property
     def threads(self) -> int:
@@ -65,62 +63,57 @@ class ElasticPool(futures.Executor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> futures.Future:
         future: futures.Future = futures.Future()
-        work = (future, fn, args, kwargs)
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot submit after shutdown")
-            if self._idle:
-                slot = self._idle.pop()
-                slot.work = work
-                slot.ready.release()
-                return future
-            if self._threads >= self._max:
-                self._backlog.append(work)
-                return future
+            self._work.put((future, fn, args, kwargs))
+            self._queued += 1
+            if self._queued <= self._idle or self._threads >= self._max:
+                return future  # a waiting thread takes it, or the first to finish does
             self._threads += 1
             self._started += 1
             number = self._started
         try:
-            threading.Thread(target=self._run, args=(work,), name=f"{self._name}-{number}", daemon=True).start()
-        except RuntimeError as exc:  # the system's thread limit
+            threading.Thread(target=self._run, name=f"{self._name}-{number}", daemon=True).start()
+        except RuntimeError:  # the system's thread limit: a running thread takes it when free
             with self._lock:
                 self._threads -= 1
-                if self._threads:
-                    self._backlog.append(work)  # a running thread takes it when it is free
-                    return future
-            future.set_exception(exc)
+                alone = self._threads == 0
+            if alone:
+                raise
         return future
 
-    def _run(self, work: _Work | None) -> None:
-        slot = _Idle()
-        while work is not None:
-            _execute(work)
-            work = self._next(slot)
-
-    def _next(self, slot: _Idle) -> _Work | None:
-        """The next work for this thread, or None when it should end."""
-        with self._lock:
-            if self._backlog:
-                return self._backlog.popleft()
-            if self._shutdown:
-                return self._retire()
-            self._idle.append(slot)
+    def _run(self) -> None:
+        work_queue, lock = self._work, self._lock
         while True:
-            got = slot.ready.acquire(timeout=self._idle_s)
-            with self._lock:
-                if slot.work is not None:  # handed work, even if the wait timed out as it came
-                    if not got:
-                        slot.ready.acquire()  # released by the hand-off: take it, so the slot is reset
-                    work, slot.work = slot.work, None
-                    return work
-                if got:  # woken with no work: shutdown
-                    return self._retire()
-                if self._threads > self._min or self._shutdown:
-                    if slot in self._idle:
-                        self._idle.remove(slot)
-                    return self._retire()
+            with lock:
+                self._idle += 1
+            try:
+                work = work_queue.get(timeout=self._idle_s)
+            except queue.Empty:
+                with lock:
+                    self._idle -= 1
+                    # End only when no queued call is counting on the waiting threads.
+                    if self._queued == 0 and self._threads > self._min:
+                        self._end()
+                        return
+                continue
+            with lock:
+                self._idle -= 1
+                if work is None:  # shutdown: pass the word on to the next thread
+                    work_queue.put(None)
+                    self._end()
+                    return
+                self._queued -= 1
+            _execute(work)
+            del work
+            with lock:  # enough threads already wait: this one is surplus (see SPARE)
+                if self._idle >= SPARE and self._queued == 0 and self._threads > self._min:
+                    self._end()
+                    return
 
-    def _retire(self) -> None:
+    def _end(self) -> None:
+        """One thread fewer (the lock held)."""
         self._threads -= 1
         if self._threads == 0:
             self._all_gone.notify_all()
@@ -129,10 +122,15 @@ class ElasticPool(futures.Executor):
         with self._lock:
             self._shutdown = True
             if cancel_futures:
-                while self._backlog:
-                    self._backlog.popleft()[0].cancel()
-            while self._idle:
-                self._idle.pop().ready.release()
+                while True:
+                    try:
+                        work = self._work.get_nowait()
+                    except queue.Empty:
+                        break
+                    if work is not None:
+                        self._queued -= 1
+                        work[0].cancel()
+            self._work.put(None)
             if wait:
                 self._all_gone.wait_for(lambda: self._threads == 0)
 
